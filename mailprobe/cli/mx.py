@@ -1,0 +1,10 @@
+"""`mailprobe mx`: placeholder until its issue lands."""
+
+from __future__ import annotations
+
+from mailprobe.errors import UsageError
+
+
+def mx() -> int:
+    """Not available yet."""
+    raise UsageError("this command is not available yet")

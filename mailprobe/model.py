@@ -1,0 +1,163 @@
+"""Shared result types: findings, failures, exit codes and the JSON envelope.
+
+Every check returns frozen dataclasses built from these pieces. The same objects feed the
+terminal renderer, ``--json`` and the tests, so nothing here imports rich, typer or any
+network library.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as _dt
+import enum
+import ipaddress
+from collections.abc import Iterable, Mapping
+from pathlib import PurePath
+from typing import Any
+
+#: Version of the ``--json`` document layout. Bump on any incompatible change; adding fields
+#: is compatible and does not bump it.
+SCHEMA_VERSION = 1
+
+
+class Severity(enum.Enum):
+    """How much a finding matters, from good news to a broken setup."""
+
+    OK = "ok"
+    INFO = "info"
+    WARN = "warn"
+    FAIL = "fail"
+
+    @property
+    def rank(self) -> int:
+        """Order for sorting: fail before warn before info before ok."""
+        return _SEVERITY_RANK[self]
+
+
+_SEVERITY_RANK = {Severity.OK: 0, Severity.INFO: 1, Severity.WARN: 2, Severity.FAIL: 3}
+
+
+class ExitCode(enum.IntEnum):
+    """Process exit codes, identical for every command."""
+
+    HEALTHY = 0
+    PROBLEM = 1
+    USAGE = 2
+    INCOMPLETE = 3
+
+
+@dataclasses.dataclass(frozen=True)
+class Finding:
+    """One diagnosis: a stable machine code, how bad it is, what it means and how to fix it.
+
+    ``code`` is stable across releases (e.g. ``mx.cname-target``) so scripts can match it;
+    ``subject`` names what the finding is about (an exchanger, an address, a record).
+    """
+
+    severity: Severity
+    code: str
+    summary: str
+    fix: str = ""
+    subject: str = ""
+
+
+@dataclasses.dataclass(frozen=True)
+class Failure:
+    """A step that could not complete (timeout, refused, DNS failure); maps to exit code 3."""
+
+    step: str
+    message: str
+    host: str | None = None
+    port: int | None = None
+    timeout: float | None = None
+
+    def one_line(self) -> str:
+        """The failure as one line of text that names the step and the peer."""
+        where = ""
+        if self.host:
+            where = f" {self.host}" if self.port is None else f" {_hostport(self.host, self.port)}"
+        return f"{self.step} failed{where}: {self.message}"
+
+
+def _hostport(host: str, port: int) -> str:
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+def exit_code_for(findings: Iterable[Finding] = (), failures: Iterable[Failure] = ()) -> ExitCode:
+    """The exit code a set of results earns: 3 if anything could not complete, 1 if any
+    finding is a warning or failure, else 0."""
+    if any(True for _ in failures):
+        return ExitCode.INCOMPLETE
+    if any(f.severity in (Severity.WARN, Severity.FAIL) for f in findings):
+        return ExitCode.PROBLEM
+    return ExitCode.HEALTHY
+
+
+def worst_exit_code(codes: Iterable[int]) -> ExitCode:
+    """Combine exit codes of several runs (a batch): usage > incomplete > problem > healthy."""
+    order = [ExitCode.HEALTHY, ExitCode.PROBLEM, ExitCode.INCOMPLETE, ExitCode.USAGE]
+    worst = ExitCode.HEALTHY
+    for code in codes:
+        ec = ExitCode(code)
+        if order.index(ec) > order.index(worst):
+            worst = ec
+    return worst
+
+
+def to_jsonable(value: Any) -> Any:
+    """Turn result objects (dataclasses, enums, addresses, dates) into plain JSON data.
+
+    Field names of dataclasses are kept as they are, which is what makes them the stable
+    JSON field names. Fields whose name starts with an underscore are left out.
+    """
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {
+            f.name: to_jsonable(getattr(value, f.name))
+            for f in dataclasses.fields(value)
+            if not f.name.startswith("_")
+        }
+    if isinstance(value, enum.Enum):
+        return value.value
+    if isinstance(value, Mapping):
+        return {str(k): to_jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        items = [to_jsonable(v) for v in value]
+        return sorted(items) if isinstance(value, set | frozenset) else items
+    if isinstance(value, _dt.datetime | _dt.date):
+        return value.isoformat()
+    if isinstance(value, ipaddress.IPv4Address | ipaddress.IPv6Address | PurePath):
+        return str(value)
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace")
+    return value
+
+
+def envelope(
+    command: str,
+    inputs: Mapping[str, Any],
+    results: Any,
+    exit_code: int,
+    failures: Iterable[Failure] = (),
+) -> dict[str, Any]:
+    """The one JSON object a run prints: schema version, command, inputs and results."""
+    from mailprobe import __version__
+
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "tool": "mailprobe",
+        "tool_version": __version__,
+        "command": command,
+        "inputs": to_jsonable(inputs),
+        "exit_code": int(exit_code),
+        "status": _STATUS[ExitCode(exit_code)],
+        "errors": [{**to_jsonable(f), "text": f.one_line()} for f in failures],
+        "results": to_jsonable(results),
+    }
+
+
+_STATUS = {
+    ExitCode.HEALTHY: "healthy",
+    ExitCode.PROBLEM: "problem",
+    ExitCode.USAGE: "usage-error",
+    ExitCode.INCOMPLETE: "incomplete",
+}

@@ -1,0 +1,1 @@
+"""Renderers: turn result objects into rich terminal output or HTML. No diagnostic logic here."""
