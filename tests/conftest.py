@@ -1,0 +1,19 @@
+"""Shared pytest set-up: fixtures of tests/support/ are registered as plugins.
+
+Loopback addresses are split between test areas so servers never collide:
+127.0.1.x mx/DNS, 127.0.2.x ehlo, 127.0.3.x relay-test, 127.0.4.x check, 127.0.5.x policy.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+
+_SUPPORT = (
+    "tests.support.dnsserver",
+    "tests.support.postfix",
+    "tests.support.peers",
+    "tests.support.certs",
+    "tests.support.https",
+)
+
+pytest_plugins = [name for name in _SUPPORT if importlib.util.find_spec(name) is not None]
