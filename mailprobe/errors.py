@@ -23,6 +23,7 @@ import ssl
 import sys
 
 from mailprobe.model import ExitCode, Failure
+from mailprobe.text import clean_line
 
 
 class MailprobeError(Exception):
@@ -171,6 +172,4 @@ def _timeout_text(timeout: float | None) -> str:
 
 def _clean(text: str, limit: int = 200) -> str:
     """One printable line of at most ``limit`` characters, for peer-controlled text."""
-    flat = "".join(ch if ch.isprintable() else " " for ch in text.replace("\r\n", " "))
-    flat = " ".join(flat.split())
-    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
+    return clean_line(text.replace("\r\n", " "), limit)

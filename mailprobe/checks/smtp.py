@@ -1,0 +1,740 @@
+"""One SMTP conversation on aiosmtplib, recorded as a transcript with per-step timings.
+
+``SmtpSession`` is the building block of ``ehlo``, ``relay-test`` and ``check``. It speaks SMTP
+through aiosmtplib (``execute_command`` for verbs aiosmtplib has no method for), and records
+every line sent and received with its time since the connection started. Secrets never enter
+the transcript: AUTH payloads are recorded as ``********`` at the moment they are sent, and a
+``Redactor`` scrubs any text that leaves the session as a second line of defence.
+
+Replies to MAIL, RCPT, DATA, VRFY and friends are returned as ``Reply`` values whatever their
+code, so callers classify them (a relay test must keep a 550 as data, not as an exception).
+Steps that leave nothing to continue with (connect refused, silent banner, 421 greeting,
+garbage) raise ``mailprobe.errors.ProbeError`` naming the step.
+
+Steps and their names (used in errors and timings): ``DNS``, ``connect``, ``banner``,
+``EHLO``, ``HELO``, ``STARTTLS``, ``AUTH``, ``MAIL``, ``RCPT``, ``DATA``, ``RSET``, ``VRFY``,
+``EXPN``, ``QUIT``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import dataclasses
+import hashlib
+import hmac
+import re
+import socket
+import ssl
+import time
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Literal
+
+from mailprobe.errors import (
+    ProbeError,
+    ProtocolFailure,
+    UsageError,
+    translate,
+)
+from mailprobe.model import Failure
+from mailprobe.text import clean_line, has_control_chars
+
+if TYPE_CHECKING:
+    import aiosmtplib
+
+REDACTED = "********"
+_ENHANCED = re.compile(r"^([245])\.(\d{1,3})\.(\d{1,3})(?=\s|$)")
+
+Side = Literal["client", "server", "note"]
+ReplyCategory = Literal["accepted", "intermediate", "deferred", "rejected", "invalid"]
+
+
+@dataclasses.dataclass(frozen=True)
+class Reply:
+    """A server reply: code, enhanced status code if any, and its text lines (cleaned)."""
+
+    code: int
+    lines: tuple[str, ...]
+    enhanced_code: str | None = None
+
+    @property
+    def text(self) -> str:
+        """All lines joined with spaces, enhanced code included as sent."""
+        return " ".join(self.lines)
+
+    @property
+    def category(self) -> ReplyCategory:
+        """accepted (2xx), intermediate (3xx), deferred (4xx), rejected (5xx), invalid."""
+        return reply_category(self.code)
+
+    @classmethod
+    def from_message(cls, code: int, message: str) -> Reply:
+        """Build from aiosmtplib's (code, newline-joined message)."""
+        lines = tuple(clean_line(line) for line in message.split("\n")) or ("",)
+        match = _ENHANCED.match(lines[0]) if lines else None
+        return cls(code=code, lines=lines, enhanced_code=match.group(0) if match else None)
+
+
+def reply_category(code: int) -> ReplyCategory:
+    """Classify a reply code by its first digit."""
+    first = code // 100
+    return {2: "accepted", 3: "intermediate", 4: "deferred", 5: "rejected"}.get(first, "invalid")  # type: ignore[return-value]
+
+
+@dataclasses.dataclass(frozen=True)
+class TranscriptLine:
+    """One line of the conversation; ``at`` is seconds since the connection attempt began."""
+
+    at: float
+    side: Side
+    text: str
+
+
+@dataclasses.dataclass(frozen=True)
+class StepTiming:
+    """How long one step took and how it ended."""
+
+    step: str
+    started_at: float
+    seconds: float
+    ok: bool
+
+
+@dataclasses.dataclass(frozen=True)
+class TlsInfo:
+    """What a TLS handshake produced, and what we think of the certificate."""
+
+    version: str | None
+    cipher: str | None
+    subject: str | None
+    issuer: str | None
+    sans: tuple[str, ...]
+    not_before: str | None
+    not_after: str | None
+    verified: bool
+    verify_error: str | None
+    checked_name: str | None
+    name_matches: bool | None
+
+
+class CertificateRejected(ProtocolFailure):
+    """The server's certificate failed verification (the session cannot continue safely)."""
+
+    def __init__(self, failure: Failure, verify_error: str) -> None:
+        super().__init__(failure)
+        self.verify_error = verify_error
+
+
+class Redactor:
+    """Replaces secrets (and their base64 forms) in any text with ``********``."""
+
+    def __init__(self, secrets: Iterable[str] = ()) -> None:
+        self._needles: list[str] = []
+        for secret in secrets:
+            self.add(secret)
+
+    def add(self, secret: str, *extra_forms: str) -> None:
+        """Register a secret; its base64 form (with and without padding) is added too."""
+        forms = [secret, *extra_forms]
+        for form in list(forms):
+            encoded = base64.b64encode(form.encode("utf-8")).decode("ascii")
+            forms.extend([encoded, encoded.rstrip("=")])
+        for form in forms:
+            if len(form) >= 3 and form not in self._needles:
+                self._needles.append(form)
+        self._needles.sort(key=len, reverse=True)
+
+    def __call__(self, text: str) -> str:
+        for needle in self._needles:
+            if needle in text:
+                text = text.replace(needle, REDACTED)
+        return text
+
+
+def check_argument(value: str, what: str) -> str:
+    """Refuse text that would inject commands into the session (CR, LF, other controls)."""
+    if has_control_chars(value):
+        raise UsageError(f"{what} contains a control character (CR, LF, ...): refused")
+    return value
+
+
+class SmtpSession:
+    """One recorded SMTP conversation with one server address.
+
+    Use as ``async with SmtpSession(...) as s: banner = await s.open()``; every method that
+    talks to the server records the lines and a timing. ``host`` is the name the user gave
+    (used for TLS name checks and messages); ``address`` is what to connect to (defaults to
+    resolving ``host``).
+    """
+
+    def __init__(
+        self,
+        host: str,
+        port: int = 25,
+        *,
+        address: str | None = None,
+        helo_name: str = "localhost",
+        timeout: float = 10.0,
+        implicit_tls: bool = False,
+        tls_verify: bool = True,
+        ca_file: str | None = None,
+        tls_server_name: str | None = None,
+        redactor: Redactor | None = None,
+    ) -> None:
+        self.host = host
+        self.port = port
+        self.address = address
+        self.helo_name = check_argument(helo_name, "HELO name")
+        self.timeout = timeout
+        self.implicit_tls = implicit_tls
+        self.tls_verify = tls_verify
+        self.ca_file = ca_file
+        self.tls_server_name = tls_server_name or host
+        self.redact = redactor or Redactor()
+        self.transcript: list[TranscriptLine] = []
+        self.timings: list[StepTiming] = []
+        self.tls: TlsInfo | None = None
+        self.banner: Reply | None = None
+        self.ehlo_reply: Reply | None = None
+        self.used_helo = False
+        self.closed_by_server = False
+        self._t0 = time.monotonic()
+        self._smtp: aiosmtplib.SMTP | None = None
+
+    # -- recording -------------------------------------------------------------------------
+
+    def _now(self) -> float:
+        return round(time.monotonic() - self._t0, 4)
+
+    def note(self, text: str) -> None:
+        """Add a remark of mailprobe's own to the transcript."""
+        self.transcript.append(TranscriptLine(self._now(), "note", self.redact(text)))
+
+    def _client(self, text: str) -> None:
+        self.transcript.append(TranscriptLine(self._now(), "client", self.redact(text)))
+
+    def _server(self, reply: Reply) -> None:
+        last = len(reply.lines) - 1
+        for index, line in enumerate(reply.lines):
+            sep = " " if index == last else "-"
+            code = f"{reply.code:03d}" if reply.code >= 0 else "???"
+            self.transcript.append(
+                TranscriptLine(self._now(), "server", self.redact(f"{code}{sep}{line}"))
+            )
+
+    def _timing(self, step: str, started: float, ok: bool) -> None:
+        self.timings.append(StepTiming(step, started, round(self._now() - started, 4), ok))
+
+    def _fail(self, exc: BaseException, step: str) -> ProbeError:
+        error = translate(exc, step, self.address or self.host, self.port, self.timeout)
+        self.note(f"{step} failed: {error.failure.message}")
+        return error
+
+    @property
+    def connected(self) -> bool:
+        """Whether the connection is still open."""
+        return self._smtp is not None and self._smtp.is_connected
+
+    # -- connection --------------------------------------------------------------------------
+
+    async def __aenter__(self) -> SmtpSession:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        self.close()
+
+    async def _resolve(self) -> list[tuple[int, str]]:
+        literal = self.address or _ip_literal(self.host)
+        if literal is not None:
+            self.address = literal
+            family = socket.AF_INET6 if ":" in literal else socket.AF_INET
+            return [(family, literal)]
+        started = self._now()
+        loop = asyncio.get_running_loop()
+        try:
+            infos = await asyncio.wait_for(
+                loop.getaddrinfo(self.host, self.port, type=socket.SOCK_STREAM), self.timeout
+            )
+        except (OSError, TimeoutError) as exc:
+            self._timing("DNS", started, False)
+            raise translate(exc, "DNS", self.host, None, self.timeout) from None
+        self._timing("DNS", started, True)
+        seen: list[tuple[int, str]] = []
+        for family, _type, _proto, _name, sockaddr in infos:
+            entry = (int(family), str(sockaddr[0]))
+            if entry not in seen:
+                seen.append(entry)
+        return seen
+
+    async def open(self) -> Reply:
+        """Resolve, connect, (TLS on 465) and read the banner; 421/554 greetings raise."""
+        import aiosmtplib
+
+        self._t0 = time.monotonic()
+        candidates = await self._resolve()
+        sock: socket.socket | None = None
+        last_error: BaseException | None = None
+        started = self._now()
+        loop = asyncio.get_running_loop()
+        for family, addr in candidates:
+            self.note(f"connecting to {_hostport(addr, self.port)}")
+            candidate = socket.socket(family, socket.SOCK_STREAM)
+            candidate.setblocking(False)
+            try:
+                await asyncio.wait_for(
+                    loop.sock_connect(candidate, (addr, self.port)), self.timeout
+                )
+            except (OSError, TimeoutError) as exc:
+                candidate.close()
+                last_error = exc
+                self.address = addr
+                continue
+            sock = candidate
+            self.address = addr
+            break
+        if sock is None:
+            self._timing("connect", started, False)
+            assert last_error is not None
+            raise self._fail(last_error, "connect")
+        self._timing("connect", started, True)
+
+        context = self._tls_context(self.tls_verify) if self.implicit_tls else None
+        self._smtp = aiosmtplib.SMTP(
+            sock=sock,
+            timeout=self.timeout,
+            start_tls=False,
+            use_tls=self.implicit_tls,
+            tls_context=context,
+            hostname=self.tls_server_name if self.implicit_tls else None,
+            local_hostname=self.helo_name,
+        )
+        started = self._now()
+        step = "TLS handshake and banner" if self.implicit_tls else "banner"
+        try:
+            response = await self._smtp.connect(timeout=self.timeout)
+        except aiosmtplib.SMTPConnectResponseError as exc:
+            reply = Reply.from_message(exc.code, exc.message)
+            self.banner = reply
+            self._server(reply)
+            self._timing("banner", started, False)
+            self.close()
+            raise ProtocolFailure(
+                Failure(
+                    step="banner",
+                    message=f"server refused the session: {reply.code} {reply.text}",
+                    host=self.address,
+                    port=self.port,
+                    timeout=self.timeout,
+                )
+            ) from None
+        except Exception as exc:
+            self._timing(step, started, False)
+            self.close()
+            if self.implicit_tls and _is_cert_error(exc):
+                raise self._cert_failure(exc) from None
+            raise self._fail(exc, step) from None
+        self._timing("banner", started, True)
+        self.banner = Reply.from_message(response.code, response.message)
+        self._server(self.banner)
+        if self.implicit_tls:
+            self.tls = self._tls_info()
+        return self.banner
+
+    def close(self) -> None:
+        """Drop the connection without QUIT (safe to call twice)."""
+        if self._smtp is not None:
+            self._smtp.close()
+
+    # -- commands ----------------------------------------------------------------------------
+
+    async def command(
+        self, *words: str, step: str | None = None, display: str | None = None
+    ) -> Reply:
+        """Send one raw command line and return the reply, whatever its code.
+
+        ``display`` replaces the line in the transcript (for secrets). Raises ``ProbeError``
+        when the connection drops or the reply is not SMTP.
+        """
+        import aiosmtplib
+
+        line = " ".join(words)
+        check_argument(line, "command")
+        step = step or (words[0].upper() if words else "command")
+        if self._smtp is None or not self._smtp.is_connected:
+            raise self._fail(aiosmtplib.SMTPServerDisconnected("not connected"), step)
+        self._client(display if display is not None else line)
+        started = self._now()
+        try:
+            response = await self._smtp.execute_command(line.encode("utf-8"))
+        except Exception as exc:
+            self._timing(step, started, False)
+            if isinstance(exc, aiosmtplib.SMTPServerDisconnected):
+                self.closed_by_server = True
+            raise self._fail(exc, step) from None
+        reply = Reply.from_message(response.code, response.message)
+        self._server(reply)
+        self._timing(step, started, reply.code < 400)
+        if reply.code == 421:
+            self.closed_by_server = True
+            self.close()
+        return reply
+
+    async def hello(self) -> Reply:
+        """EHLO, falling back to HELO when EHLO is refused; raises if both are refused."""
+        reply = await self.command("EHLO", self.helo_name, step="EHLO")
+        if reply.code == 250:
+            self._remember_ehlo(reply)
+            return reply
+        if reply.code == 421 or not self.connected:
+            raise ProtocolFailure(self._failure("EHLO", f"{reply.code} {reply.text}"))
+        self.note("EHLO refused; falling back to HELO")
+        helo = await self.command("HELO", self.helo_name, step="HELO")
+        if helo.code != 250:
+            raise ProtocolFailure(
+                self._failure(
+                    "HELO",
+                    f"server refused both EHLO ({reply.code} {reply.text}) "
+                    f"and HELO ({helo.code} {helo.text})",
+                )
+            )
+        self.used_helo = True
+        self.ehlo_reply = helo
+        return helo
+
+    def _remember_ehlo(self, reply: Reply) -> None:
+        from aiosmtplib.response import SMTPResponse
+
+        self.ehlo_reply = reply
+        assert self._smtp is not None
+        # Let aiosmtplib parse the extensions too, so its STARTTLS method accepts the upgrade.
+        self._smtp.last_ehlo_response = SMTPResponse(reply.code, "\n".join(reply.lines))
+
+    def supports(self, keyword: str) -> bool:
+        """Whether the last EHLO reply advertised ``keyword`` (case-insensitive)."""
+        if self.ehlo_reply is None or self.used_helo:
+            return False
+        wanted = keyword.upper()
+        for line in self.ehlo_reply.lines[1:]:
+            word = re.split(r"[ =]", line.strip(), maxsplit=1)[0].upper()
+            if word == wanted:
+                return True
+        return False
+
+    async def starttls(self, verify: bool | None = None) -> TlsInfo:
+        """Upgrade with STARTTLS and EHLO again; returns what the handshake showed.
+
+        With verification on, a bad certificate raises ``CertificateRejected``; with it off
+        the handshake goes through and ``TlsInfo.verified`` is False with the reason.
+        """
+        import aiosmtplib
+
+        verify = self.tls_verify if verify is None else verify
+        assert self._smtp is not None
+        self._client("STARTTLS")
+        started = self._now()
+        try:
+            response = await self._smtp.starttls(
+                server_hostname=self.tls_server_name,
+                tls_context=self._tls_context(verify),
+                timeout=self.timeout,
+            )
+        except aiosmtplib.SMTPResponseException as exc:
+            reply = Reply.from_message(exc.code, exc.message)
+            self._server(reply)
+            self._timing("STARTTLS", started, False)
+            raise ProtocolFailure(
+                self._failure("STARTTLS", f"server refused STARTTLS: {reply.code} {reply.text}")
+            ) from None
+        except Exception as exc:
+            self._timing("STARTTLS", started, False)
+            self.close()
+            if _is_cert_error(exc):
+                raise self._cert_failure(exc) from None
+            raise self._fail(exc, "STARTTLS") from None
+        self._server(Reply.from_message(response.code, response.message))
+        self._timing("STARTTLS", started, True)
+        self.note("TLS established")
+        self.tls = self._tls_info(verified=verify)
+        await self.hello()
+        return self.tls
+
+    def _failure(self, step: str, message: str) -> Failure:
+        return Failure(step, message, self.address or self.host, self.port, self.timeout)
+
+    def _cert_failure(self, exc: BaseException) -> CertificateRejected:
+        reason = _cert_error_text(exc)
+        self.note(f"certificate rejected: {reason}")
+        return CertificateRejected(
+            self._failure("STARTTLS", f"certificate verification failed: {reason}"), reason
+        )
+
+    def _tls_context(self, verify: bool) -> ssl.SSLContext:
+        context = ssl.create_default_context(cafile=self.ca_file)
+        # The host name is checked by us (to report it), not by the handshake.
+        context.check_hostname = False
+        if not verify:
+            context.verify_mode = ssl.CERT_NONE
+        return context
+
+    def _tls_info(self, verified: bool = True) -> TlsInfo:
+        assert self._smtp is not None
+        ssl_object = self._smtp.get_transport_info("ssl_object")
+        if not isinstance(ssl_object, ssl.SSLObject | ssl.SSLSocket):
+            return TlsInfo(None, None, None, None, (), None, None, False, "no TLS", None, None)
+        cipher = ssl_object.cipher()
+        decoded: dict[str, object] | None = None
+        if verified:
+            decoded = dict(ssl_object.getpeercert() or {})
+        if not decoded:
+            der = ssl_object.getpeercert(binary_form=True)
+            decoded = decode_der_certificate(der) if der else None
+        return tls_info_from_cert(
+            decoded or {},
+            version=ssl_object.version(),
+            cipher=cipher[0] if cipher else None,
+            verified=verified,
+            checked_name=self.tls_server_name,
+        )
+
+    async def auth(self, mechanism: str, user: str, password: str) -> Reply:
+        """AUTH LOGIN / PLAIN / CRAM-MD5; the password and its encodings never reach the
+        transcript. Returns the final reply (235 on success)."""
+        mechanism = mechanism.upper()
+        check_argument(user, "user name")
+        self.redact.add(password)
+        plain_blob = base64.b64encode(f"\0{user}\0{password}".encode()).decode("ascii")
+        self.redact.add(plain_blob)
+        if mechanism == "LOGIN":
+            reply = await self.command("AUTH", "LOGIN", step="AUTH")
+            if reply.code != 334:
+                return reply
+            reply = await self.command(_b64(user), step="AUTH")
+            if reply.code != 334:
+                return reply
+            return await self.command(_b64(password), step="AUTH", display=REDACTED)
+        if mechanism == "PLAIN":
+            return await self.command(
+                "AUTH", "PLAIN", plain_blob, step="AUTH", display=f"AUTH PLAIN {REDACTED}"
+            )
+        if mechanism == "CRAM-MD5":
+            reply = await self.command("AUTH", "CRAM-MD5", step="AUTH")
+            if reply.code != 334:
+                return reply
+            try:
+                challenge = base64.b64decode(reply.lines[0].strip(), validate=True)
+            except ValueError:
+                challenge = b""
+            digest = hmac.new(password.encode(), challenge, hashlib.md5).hexdigest()
+            answer = _b64(f"{user} {digest}")
+            self.redact.add(answer)
+            return await self.command(answer, step="AUTH", display=REDACTED)
+        raise UsageError(f"AUTH mechanism {mechanism} is not supported (LOGIN, PLAIN, CRAM-MD5)")
+
+    async def mail(self, sender: str, *params: str) -> Reply:
+        """MAIL FROM:<sender>; ``sender`` may be empty for the null sender."""
+        check_argument(sender, "sender")
+        return await self.command(f"MAIL FROM:<{sender}>", *params, step="MAIL")
+
+    async def rcpt(self, recipient: str) -> Reply:
+        """RCPT TO:<recipient>; the reply decides (never raises on 4xx/5xx)."""
+        check_argument(recipient, "recipient")
+        return await self.command(f"RCPT TO:<{recipient}>", step="RCPT")
+
+    async def rset(self) -> Reply:
+        """RSET."""
+        return await self.command("RSET", step="RSET")
+
+    async def vrfy(self, who: str) -> Reply:
+        """VRFY who."""
+        return await self.command("VRFY", check_argument(who, "VRFY argument"), step="VRFY")
+
+    async def expn(self, who: str) -> Reply:
+        """EXPN who."""
+        return await self.command("EXPN", check_argument(who, "EXPN argument"), step="EXPN")
+
+    async def data(self, message: bytes) -> Reply:
+        """DATA, the message (dot-stuffed by aiosmtplib), and the final reply."""
+        import aiosmtplib
+
+        assert self._smtp is not None
+        self._client("DATA")
+        started = self._now()
+        try:
+            response = await self._smtp.data(message)
+        except aiosmtplib.SMTPDataError as exc:
+            reply = Reply.from_message(exc.code, exc.message)
+            self._server(reply)
+            self._timing("DATA", started, False)
+            return reply
+        except Exception as exc:
+            self._timing("DATA", started, False)
+            raise self._fail(exc, "DATA") from None
+        self.note(f"(354 received; sent a message of {len(message)} bytes and '.')")
+        reply = Reply.from_message(response.code, response.message)
+        self._server(reply)
+        self._timing("DATA", started, True)
+        return reply
+
+    async def quit(self) -> None:
+        """QUIT politely; errors at this point are only noted."""
+        if not self.connected:
+            return
+        try:
+            await self.command("QUIT", step="QUIT")
+        except ProbeError:
+            pass
+        finally:
+            self.close()
+
+
+def _ip_literal(host: str) -> str | None:
+    import ipaddress
+
+    try:
+        return str(ipaddress.ip_address(host.strip("[]")))
+    except ValueError:
+        return None
+
+
+def _b64(text: str) -> str:
+    return base64.b64encode(text.encode("utf-8")).decode("ascii")
+
+
+def _hostport(host: str, port: int) -> str:
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+def _is_cert_error(exc: BaseException) -> bool:
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, ssl.SSLCertVerificationError | ssl.CertificateError):
+            return True
+        current = current.__cause__ or current.__context__
+    return False
+
+
+def _cert_error_text(exc: BaseException) -> str:
+    current: BaseException | None = exc
+    while current is not None:
+        if isinstance(current, ssl.SSLCertVerificationError):
+            return clean_line(current.verify_message or str(current), 200)
+        current = current.__cause__ or current.__context__
+    return clean_line(str(exc), 200)
+
+
+def decode_der_certificate(der: bytes) -> dict[str, object] | None:
+    """Decode a DER certificate into the dict shape of ``SSLSocket.getpeercert()``.
+
+    Uses the standard library's certificate decoder (via a temporary PEM file); returns None
+    when that is unavailable or the certificate cannot be read.
+    """
+    import os
+    import tempfile
+
+    decoder = getattr(getattr(ssl, "_ssl", None), "_test_decode_cert", None)
+    if decoder is None:
+        return None
+    fd, path = tempfile.mkstemp(suffix=".pem")
+    try:
+        with os.fdopen(fd, "w") as handle:
+            handle.write(ssl.DER_cert_to_PEM_cert(der))
+        decoded = decoder(path)
+    except (OSError, ValueError, ssl.SSLError):
+        return None
+    finally:
+        os.unlink(path)
+    return decoded if isinstance(decoded, dict) else None
+
+
+def _rdn_text(rdns: object) -> str | None:
+    if not isinstance(rdns, tuple | list):
+        return None
+    parts: list[str] = []
+    for rdn in rdns:
+        for pair in rdn:
+            if isinstance(pair, tuple | list) and len(pair) == 2:
+                parts.append(f"{pair[0]}={pair[1]}")
+    return clean_line(", ".join(parts)) if parts else None
+
+
+def tls_info_from_cert(
+    cert: dict[str, object],
+    *,
+    version: str | None,
+    cipher: str | None,
+    verified: bool,
+    checked_name: str | None,
+    verify_error: str | None = None,
+) -> TlsInfo:
+    """Summarise a decoded certificate (``getpeercert()`` shape) and check the name."""
+    sans_raw = cert.get("subjectAltName", ())
+    sans: list[str] = []
+    if isinstance(sans_raw, tuple | list):
+        for entry in sans_raw:
+            if (
+                isinstance(entry, tuple | list)
+                and len(entry) == 2
+                and entry[0]
+                in (
+                    "DNS",
+                    "IP Address",
+                )
+            ):
+                sans.append(clean_line(str(entry[1]), 255))
+    subject = _rdn_text(cert.get("subject"))
+    common_names = [
+        str(pair[1])
+        for rdn in (cert.get("subject") or ())  # type: ignore[attr-defined]
+        for pair in rdn
+        if isinstance(pair, tuple | list) and len(pair) == 2 and pair[0] == "commonName"
+    ]
+    matches = name_matches_certificate(checked_name, sans, common_names) if checked_name else None
+    not_before = cert.get("notBefore")
+    not_after = cert.get("notAfter")
+    return TlsInfo(
+        version=version,
+        cipher=cipher,
+        subject=subject,
+        issuer=_rdn_text(cert.get("issuer")),
+        sans=tuple(sans),
+        not_before=str(not_before) if not_before else None,
+        not_after=str(not_after) if not_after else None,
+        verified=verified,
+        verify_error=verify_error if not verified else None,
+        checked_name=checked_name,
+        name_matches=matches,
+    )
+
+
+def name_matches_certificate(
+    name: str, sans: Iterable[str], common_names: Iterable[str] = ()
+) -> bool:
+    """RFC 6125 style match: SANs first (wildcard only as the whole left-most label); the
+    common name is used only when the certificate has no DNS/IP SANs."""
+    import ipaddress
+
+    wanted = name.rstrip(".").lower()
+    try:
+        wanted_ip: ipaddress.IPv4Address | ipaddress.IPv6Address | None = ipaddress.ip_address(
+            wanted.strip("[]")
+        )
+    except ValueError:
+        wanted_ip = None
+    candidates = [s.lower().rstrip(".") for s in sans] or [c.lower() for c in common_names]
+    for pattern in candidates:
+        if wanted_ip is not None:
+            try:
+                if ipaddress.ip_address(pattern) == wanted_ip:
+                    return True
+            except ValueError:
+                continue
+            continue
+        if pattern == wanted:
+            return True
+        if pattern.startswith("*.") and "." in wanted:
+            head, _, rest = wanted.partition(".")
+            if head and rest == pattern[2:] and "." in rest:
+                return True
+    return False
