@@ -151,6 +151,7 @@ def emit(
 
     Failures are also written to stderr as one line each in human mode. Returns the exit code.
     """
+    settings()  # a bad config file or MAILPROBE_* variable is an error for every command
     failures = list(failures)
     if global_options().json:
         print_json(envelope(command, inputs, results, exit_code, failures), lines=json_lines)
