@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Installs everything the tests, lint and type checks need on a fresh Debian machine:
+# the real servers the integration tests start on loopback (Postfix, Cyrus SASL tools),
+# tools the benchmarks compare against (swaks, nmap, kdig), headless Chromium for the HTML
+# report test, and mailprobe itself with its dev extras. Safe to run twice.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then
+    SUDO="sudo"
+fi
+
+DEBIAN_PACKAGES=(
+    postfix            # real SMTP server for ehlo / relay-test / check tests
+    sasl2-bin          # saslpasswd2 for the Postfix SASL fixture
+    libsasl2-modules   # PLAIN / LOGIN / CRAM-MD5 mechanisms
+    swaks              # bench: ehlo vs swaks
+    nmap               # bench: relay-test vs nmap smtp-open-relay
+    knot-dnsutils      # kdig: bench of mx against one process per query
+    knot               # knotd: fast authoritative DNS server for the mx batch bench
+    dnsutils           # dig
+    chromium           # headless browser for the HTML report test
+    openssl
+)
+
+if command -v apt-get >/dev/null 2>&1; then
+    echo "postfix postfix/main_mailer_type select No configuration" | $SUDO debconf-set-selections
+    $SUDO apt-get update -qq
+    $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+        "${DEBIAN_PACKAGES[@]}" >/dev/null
+else
+    echo "setup-test-env: apt-get not found; install ${DEBIAN_PACKAGES[*]} yourself" >&2
+fi
+
+python3 -m pip install -q --upgrade pip >/dev/null
+python3 -m pip install -q -e ".[dev]"
