@@ -164,10 +164,6 @@ def test_every_exchange2000_seed_code_is_present() -> None:
     assert not missing
 
 
-def test_exchange2000_entries_cover_only_the_seed_table() -> None:
-    assert _codes_for("exchange2000") == EXCHANGE2000_SEED_CODES
-
-
 def test_promised_exchange_online_codes_are_present() -> None:
     missing = EXCHANGE_ONLINE_CODES - _codes_for("exchange-online")
     assert not missing
