@@ -1,10 +1,238 @@
-"""`mailprobe mx`: placeholder until its issue lands."""
+"""`mailprobe mx`: nslookup-style MX verification of one or many domains."""
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import typer
+
+from mailprobe.cli.common import (
+    ConfigOpt,
+    JsonOpt,
+    NoColorOpt,
+    TimeoutOpt,
+    VerboseOpt,
+    apply_globals,
+    console,
+    emit,
+    global_options,
+    settings,
+)
 from mailprobe.errors import UsageError
+from mailprobe.model import worst_exit_code
+
+if TYPE_CHECKING:
+    from mailprobe.checks.mx import MxOptions, MxReport
+    from mailprobe.dns import DnsServer
+
+#: Show a progress bar (on a terminal) for batches larger than this.
+_PROGRESS_MIN = 5
 
 
-def mx() -> int:
-    """Not available yet."""
-    raise UsageError("this command is not available yet")
+def mx(
+    domains: list[str] | None = typer.Argument(
+        None,
+        metavar="DOMAIN...",
+        help="Domains to check (Unicode names allowed); '-' reads them from stdin.",
+        show_default=False,
+    ),
+    file: str | None = typer.Option(
+        None,
+        "-f",
+        "--file",
+        metavar="FILE",
+        help="Read domains from FILE ('-' for stdin), one per line; '#' starts a comment.",
+    ),
+    server: list[str] | None = typer.Option(
+        None,
+        "--server",
+        "-s",
+        metavar="ADDR[:PORT]",
+        help="DNS server to ask (IPv6 as [::1]:53). Repeat to compare servers' answers.",
+        show_default=False,
+    ),
+    tcp: bool = typer.Option(False, "--tcp", help="Ask over TCP instead of UDP."),
+    doh: str | None = typer.Option(
+        None, "--doh", metavar="URL", help="Ask a DNS-over-HTTPS server (https://HOST/dns-query)."
+    ),
+    dnssec: bool = typer.Option(
+        False, "--dnssec", help="Request DNSSEC and report whether answers were authenticated."
+    ),
+    connect: bool = typer.Option(
+        False, "--connect", help="Open port 25 of every exchanger address and read the greeting."
+    ),
+    smtp_port: int = typer.Option(
+        25, "--smtp-port", min=1, max=65535, metavar="PORT", help="Port for --connect."
+    ),
+    concurrency: int | None = typer.Option(
+        None,
+        "--concurrency",
+        min=1,
+        max=4096,
+        metavar="N",
+        help="Domains checked at once in a batch (default 64).",
+    ),
+    json_output: JsonOpt = False,
+    timeout: TimeoutOpt = None,
+    config: ConfigOpt = None,
+    no_color: NoColorOpt = False,
+    verbose: VerboseOpt = 0,
+) -> int:
+    """Show and verify the MX records of domains, like nslookup -q=mx, with diagnoses.
+
+    Exit code: 0 healthy, 1 a problem was found, 2 bad input, 3 a lookup could not complete
+    (for a batch: the worst of its domains).
+    """
+    apply_globals(json_output, timeout, config, no_color, verbose)
+    cfg = settings()
+    from mailprobe.checks.mx import MxOptions
+    from mailprobe.dns import parse_doh_url, parse_domain, parse_server
+
+    names = _collect_domains(domains or [], file)
+    for source, name in names:
+        try:
+            parse_domain(name)
+        except UsageError as exc:
+            raise UsageError(f"{source}{exc}") from None
+    servers = [parse_server(s) for s in server or []]
+    if doh:
+        servers.append(parse_doh_url(doh))
+    if not servers and cfg.dns_server:
+        servers.append(parse_server(cfg.dns_server))
+    options = MxOptions(connect=connect, smtp_port=smtp_port, timeout=cfg.timeout)
+    inputs_base: dict[str, Any] = {
+        "servers": [s.label for s in servers] or ["system"],
+        "tcp": tcp,
+        "dnssec": dnssec,
+        "connect": connect,
+        "smtp_port": smtp_port if connect else None,
+    }
+    batch = [name for _source, name in names]
+    limit = concurrency or cfg.concurrency
+    if len(batch) == 1:
+        report = _run(batch, servers, tcp, dnssec, options, limit, lambda _i, _r: None)[0]
+        return _show(report, inputs_base, dnssec, json_lines=False)
+
+    printer = _InOrderPrinter(len(batch), inputs_base, dnssec)
+    show_progress = len(batch) > _PROGRESS_MIN and sys.stderr.isatty()
+    if show_progress:
+        from mailprobe.render.mx import progress_display
+
+        with progress_display(len(batch), console(stderr=True)) as advance:
+            reports = _run(batch, servers, tcp, dnssec, options, limit, lambda _i, _r: advance())
+        for report in reports:
+            printer.codes.append(_show(report, inputs_base, dnssec, json_lines=True))
+    else:
+        _run(batch, servers, tcp, dnssec, options, limit, printer.add)
+    return int(worst_exit_code(printer.codes))
+
+
+class _InOrderPrinter:
+    """Prints reports in input order as soon as every earlier one is done."""
+
+    def __init__(self, total: int, inputs: dict[str, Any], dnssec: bool) -> None:
+        self.pending: dict[int, MxReport] = {}
+        self.next = 0
+        self.total = total
+        self.inputs = inputs
+        self.dnssec = dnssec
+        self.codes: list[int] = []
+
+    def add(self, index: int, report: MxReport) -> None:
+        self.pending[index] = report
+        while self.next in self.pending:
+            ready = self.pending.pop(self.next)
+            self.codes.append(_show(ready, self.inputs, self.dnssec, json_lines=True))
+            self.next += 1
+
+
+def _show(report: MxReport, inputs_base: dict[str, Any], dnssec: bool, json_lines: bool) -> int:
+    from mailprobe.render.mx import render_batch_separator, render_mx
+
+    code = report.exit_code
+    inputs = {"domain": report.domain, **inputs_base}
+    verbose = global_options().verbose
+
+    def render(con: Any) -> None:
+        if json_lines:
+            render_batch_separator(con)
+        render_mx(con, report, verbose, dnssec)
+
+    return emit("mx", inputs, report, code, render, report.failures, json_lines=json_lines)
+
+
+def _run(
+    domains: list[str],
+    servers: list[DnsServer],
+    tcp: bool,
+    dnssec: bool,
+    options: MxOptions,
+    concurrency: int,
+    on_result: Any,
+) -> list[MxReport]:
+    import asyncio
+
+    from mailprobe.checks.mx import check_batch
+    from mailprobe.dns import Resolver
+
+    cfg = settings()
+    results: list[MxReport | None] = [None] * len(domains)
+
+    def collect(index: int, report: MxReport) -> None:
+        results[index] = report
+        on_result(index, report)
+
+    async def main() -> None:
+        if servers:
+            resolvers = [
+                Resolver([s], timeout=cfg.timeout, tcp=tcp, dnssec=dnssec) for s in servers
+            ]
+        else:
+            resolvers = [Resolver.from_settings(cfg, tcp=tcp, dnssec=dnssec)]
+        try:
+            await check_batch(domains, resolvers, options, concurrency, collect)
+        finally:
+            for resolver in resolvers:
+                await resolver.aclose()
+
+    asyncio.run(main())
+    return [r for r in results if r is not None]
+
+
+def _collect_domains(arguments: list[str], file: str | None) -> list[tuple[str, str]]:
+    """(where it came from, domain) for every domain given, in input order."""
+    names: list[tuple[str, str]] = []
+    stdin_used = False
+    for arg in arguments:
+        if arg == "-":
+            if not stdin_used:
+                names.extend(_read_lines(sys.stdin.read(), "stdin"))
+                stdin_used = True
+        else:
+            names.append(("", arg))
+    if file is not None:
+        if file == "-":
+            if not stdin_used:
+                names.extend(_read_lines(sys.stdin.read(), "stdin"))
+        else:
+            try:
+                text = Path(file).read_text(encoding="utf-8")
+            except OSError as exc:
+                raise UsageError(f"cannot read {file}: {exc.strerror or exc}") from None
+            except UnicodeDecodeError:
+                raise UsageError(f"cannot read {file}: not UTF-8 text") from None
+            names.extend(_read_lines(text, file))
+    if not names:
+        raise UsageError("give at least one domain, or -f FILE (see 'mailprobe mx --help')")
+    return names
+
+
+def _read_lines(text: str, source: str) -> list[tuple[str, str]]:
+    found = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        content = line.split("#", 1)[0].strip()
+        if content:
+            found.append((f"{source} line {number}: ", content))
+    return found
