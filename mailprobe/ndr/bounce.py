@@ -226,6 +226,8 @@ def parse_bounce(data: bytes, source: str) -> BounceReport:
         _add_text_codes(entry, codes.reply_code, [str(c) for c in codes.status_codes], codes.text)
 
     found = [r for r in recipients.values() if r.codes]
+    if not found:
+        notes.append("no delivery status code (like 5.1.1) or reply code (like 550) was found")
     explanations = _explain_all(found)
     subject = _header_str(message.get("Subject")) if message.get("Subject") else None
     return BounceReport(

@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Iterable
 
-from mailprobe.ndr.codes import StatusCode, check_code, parse_status_code
+from mailprobe.ndr.codes import StatusCode, check_code
 from mailprobe.ndr.model import CodeExplanation, Meaning, TableRow
 from mailprobe.ndr.structure import (
     REPLY_CATEGORIES,
@@ -95,9 +95,9 @@ def explain_status(code: StatusCode, table: CodeTable | None = None) -> CodeExpl
     if standard:
         detail_meaning = standard[0].title
     elif entries:
-        users = ", ".join(dict.fromkeys(source_label(e.source) for e in entries))
+        users = " and ".join(dict.fromkeys(source_label(e.source) for e in entries))
         detail_meaning = (
-            f"Not defined by RFC 3463 or the IANA registry; {users} uses it: {entries[0].title}"
+            f"Not defined by RFC 3463 or the IANA registry; used by {users}: {entries[0].title}"
         )
     else:
         detail_meaning = (
@@ -247,14 +247,20 @@ def list_entries(
     return tuple(_row(e) for e in table.entries if _applies(e, klass, subject))
 
 
-def search_entries(text: str, table: CodeTable | None = None) -> tuple[TableRow, ...]:
+def search_entries(
+    text: str,
+    klass: int | None = None,
+    subject: int | None = None,
+    table: CodeTable | None = None,
+) -> tuple[TableRow, ...]:
     """Rows whose code, title, meaning or causes contain ``text`` (case-insensitive)."""
     table = table or load_table()
     needle = text.casefold()
     return tuple(
         _row(e)
         for e in table.entries
-        if any(needle in field.casefold() for field in (e.code, e.title, e.meaning, *e.causes))
+        if _applies(e, klass, subject)
+        and any(needle in field.casefold() for field in (e.code, e.title, e.meaning, *e.causes))
     )
 
 
@@ -279,8 +285,3 @@ def _row(entry: Entry) -> TableRow:
         title=entry.title,
         meaning=entry.meaning,
     )
-
-
-def parse_code_token(token: str) -> StatusCode | None:
-    """An enhanced code if ``token`` is one (helper for callers that also accept reply codes)."""
-    return parse_status_code(token)

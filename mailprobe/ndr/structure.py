@@ -26,13 +26,13 @@ STATUS_CLASSES: dict[int, Part] = {
     ),
     4: Part(
         "Persistent transient failure",
-        "Temporary: the message itself is acceptable, so the sending server keeps it queued "
-        "and retries; it bounces only if the condition lasts until the queue lifetime ends.",
+        "The message itself is acceptable; the sending server keeps it queued and retries, and "
+        "bounces it only if the condition lasts until the queue lifetime ends.",
     ),
     5: Part(
         "Permanent failure",
-        "Permanent: sending the same message again will fail the same way until someone "
-        "changes the address, the message or the configuration.",
+        "Sending the same message again fails the same way until someone changes the address, "
+        "the message or the configuration.",
     ),
 }
 
@@ -85,11 +85,11 @@ REPLY_CLASSES: dict[int, Part] = {
     ),
     4: Part(
         "Transient negative completion",
-        "Temporary refusal: the client should try the same thing again later.",
+        "A temporary refusal: the client should try the same thing again later.",
     ),
     5: Part(
         "Permanent negative completion",
-        "Refusal that retrying unchanged will not fix.",
+        "A refusal that retrying unchanged will not fix.",
     ),
 }
 
