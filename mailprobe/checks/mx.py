@@ -465,9 +465,11 @@ def address_scope(address: str) -> str:
         return "shared"
     if any(ip in net for net in _DOCUMENTATION):
         return "documentation"
+    if ip.is_reserved:
+        return "reserved"
     if ip.is_private:
         return "private"
-    if ip.is_reserved or not ip.is_global:
+    if not ip.is_global:
         return "reserved"
     return "public"
 

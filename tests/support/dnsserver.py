@@ -383,7 +383,7 @@ class DnsServerHandle:
             response = dns.message.make_response(query)
             response.set_rcode(dns.rcode.SERVFAIL)
         if transport == "tcp":
-            return response.to_wire()
+            return response.to_wire(max_size=65535)
         limit = max(512, query.payload) if query.edns >= 0 else 512
         try:
             return response.to_wire(max_size=limit)
