@@ -31,11 +31,14 @@ import re
 import secrets
 import time
 from collections.abc import Awaitable, Callable, Iterable, Sequence
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from mailprobe.checks.smtp import Reply, SmtpSession, TranscriptLine, check_argument
 from mailprobe.errors import ProbeError, UsageError
-from mailprobe.model import Failure, Finding, Severity
+from mailprobe.model import ExitCode, Failure, Finding, Severity, exit_code_for, worst_exit_code
+
+if TYPE_CHECKING:
+    from mailprobe.dns import Resolver
 
 VariantKind = Literal["relay", "probe"]
 Outcome = Literal[
@@ -61,6 +64,9 @@ VERDICT_LABELS: dict[str, str] = {
     "closed": "CLOSED",
     "inconclusive": "INCONCLUSIVE",
 }
+
+#: AUTH mechanisms the authenticated relay check can use, in order of preference.
+AUTH_MECHANISMS: tuple[str, ...] = ("PLAIN", "LOGIN", "CRAM-MD5")
 
 DEFAULT_EXTERNAL = "example.net"
 DEFAULT_RECIPIENT_USER = "relaytest"
@@ -832,7 +838,8 @@ class _Battery:
             AuthRelayResult, user=opts.user, mail_from=mail_from, rcpt_to=rcpt_to
         )
         try:
-            conn = await self.connect(starttls=True, label="authenticated")
+            conn = await self.connect(starttls=True, label="authenticated session")
+            conn.items.append("authenticated relay check")
         except ProbeError as exc:
             self.authenticated = base(
                 mechanism=None, tls=False, outcome="error", note=exc.failure.message
@@ -883,7 +890,8 @@ class _Battery:
             SendResult, variant=variant.name, mail_from=variant.mail_from, rcpt_to=variant.rcpt_to
         )
         try:
-            conn = await self.connect(label="send")
+            conn = await self.connect(label="send session")
+            conn.items.append(f"--send via {variant.name}")
         except ProbeError as exc:
             return base(outcome="error", note=exc.failure.message)
         session = conn.session
@@ -935,7 +943,7 @@ def _pick_mechanism(session: SmtpSession, wanted: str | None) -> str | None:
                 offered.extend(w.upper() for w in words[1:] if w)
     if wanted:
         return wanted.upper() if not offered or wanted.upper() in offered else None
-    for mechanism in ("PLAIN", "LOGIN", "CRAM-MD5"):
+    for mechanism in AUTH_MECHANISMS:
         if mechanism in offered:
             return mechanism
     return None
@@ -1392,8 +1400,8 @@ async def check_relay_exchangers(
 ) -> tuple[RelayReport, ...]:
     """Run the battery against every address of every exchanger, one after the other.
 
-    ``exchangers`` is ``[(host name, [addresses])]`` as resolved by the caller (``--mx``).
-    An exchanger without addresses is reported as unreachable.
+    ``exchangers`` is ``[(host name, [addresses])]`` as resolved by the caller. An exchanger
+    without addresses is reported as unreachable.
     """
     opts = options or RelayOptions()
     reports: list[RelayReport] = []
@@ -1406,6 +1414,79 @@ async def check_relay_exchangers(
         for address in addresses:
             reports.append(await check_relay(name, dataclasses.replace(opts, address=address)))
     return tuple(reports)
+
+
+async def check_relay_mx(domain: str, options: RelayOptions, resolver: Resolver) -> RelayRun:
+    """``--mx DOMAIN``: the battery against every address of every exchanger of ``domain``.
+
+    A failed MX lookup raises ``DnsFailure``/``StepTimeout`` (exit 3); a null MX is reported
+    as a failure (nothing to test).
+    """
+    from mailprobe.dns import addresses, resolve_exchangers
+
+    hosts = await resolve_exchangers(domain, resolver)
+    if not hosts:
+        failure = Failure("dns MX", f"{domain} has a null MX: it receives no mail", domain)
+        return combine_reports(domain, (), (failure,))
+    resolved: list[tuple[str, Sequence[str]]] = []
+    for _preference, host in hosts:
+        try:
+            found = await addresses(host, resolver)
+        except ProbeError:
+            found = []
+        resolved.append((host, found))
+    return combine_reports(domain, await check_relay_exchangers(resolved, options))
+
+
+@dataclasses.dataclass(frozen=True)
+class RelayRun:
+    """One ``relay-test`` run: a server, or every exchanger address of ``mx_domain``."""
+
+    mx_domain: str | None
+    verdict: Verdict
+    reason: str
+    reports: tuple[RelayReport, ...]
+    failures: tuple[Failure, ...] = ()
+
+    @property
+    def verdict_label(self) -> str:
+        """OPEN RELAY, CLOSED or INCONCLUSIVE."""
+        return VERDICT_LABELS[self.verdict]
+
+    def exit_codes(self) -> list[int]:
+        """Each report's exit code (findings and failures), plus 3 for run-level failures."""
+        codes = [int(exit_code_for(r.findings, r.failures)) for r in self.reports]
+        if self.failures:
+            codes.append(int(ExitCode.INCOMPLETE))
+        return codes
+
+    def exit_code(self) -> ExitCode:
+        """The run's exit code: the worst of its reports (3 when nothing could be tested)."""
+        codes = self.exit_codes()
+        return worst_exit_code(codes) if codes else ExitCode.INCOMPLETE
+
+
+def combine_reports(
+    mx_domain: str | None, reports: Sequence[RelayReport], failures: Sequence[Failure] = ()
+) -> RelayRun:
+    """One verdict over several servers: OPEN if any is open, else INCONCLUSIVE if any is."""
+    reports = tuple(reports)
+    if not reports:
+        reason = failures[0].message if failures else "nothing was tested"
+        return RelayRun(mx_domain, "inconclusive", reason, (), tuple(failures))
+    if len(reports) == 1:
+        only = reports[0]
+        return RelayRun(mx_domain, only.verdict, only.reason, reports, tuple(failures))
+    for verdict in ("open", "inconclusive"):
+        hits = [r for r in reports if r.verdict == verdict]
+        if hits:
+            names = ", ".join(f"{r.target} [{r.address}]" for r in hits)
+            return RelayRun(
+                mx_domain, verdict, f"{VERDICT_LABELS[verdict]}: {names}", reports, tuple(failures)
+            )
+    return RelayRun(
+        mx_domain, "closed", f"all {len(reports)} servers closed", reports, tuple(failures)
+    )
 
 
 def _accepted(battery: _Battery, variant: Variant) -> bool:

@@ -1,10 +1,366 @@
-"""`mailprobe relay`: placeholder until its issue lands."""
+"""`mailprobe relay-test`: the open-relay battery against a server or every exchanger of a domain.
+
+See docs/relay-test.md for the variants, the verdict rules and the caveats.
+"""
 
 from __future__ import annotations
 
+import os
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import typer
+
+from mailprobe.cli.common import (
+    ConfigOpt,
+    JsonOpt,
+    NoColorOpt,
+    TimeoutOpt,
+    VerboseOpt,
+    apply_globals,
+    emit,
+    global_options,
+    run_async,
+    settings,
+    warn_line,
+)
 from mailprobe.errors import UsageError
+from mailprobe.model import worst_exit_code
+from mailprobe.text import has_control_chars
+
+if TYPE_CHECKING:
+    from mailprobe.checks.relay import RelayOptions, RelayRun
+    from mailprobe.config import Settings
+
+_FALLBACK_HELO = "mailprobe.invalid"
+_HELO_NAME = r"\[[0-9A-Fa-f:.Iv]+\]|[A-Za-z0-9_]([A-Za-z0-9_.-]*[A-Za-z0-9_])?"
 
 
-def relay_test() -> int:
-    """Not available yet."""
-    raise UsageError("this command is not available yet")
+def relay_test(
+    host: str | None = typer.Argument(
+        None,
+        metavar="[HOST]",
+        help="Server to test: host name, IPv4 or IPv6 address; default: host in the config.",
+    ),
+    port: int | None = typer.Option(
+        None, "--port", "-p", min=1, max=65535, help="TCP port (default 25)."
+    ),
+    mx: str | None = typer.Option(
+        None, "--mx", metavar="DOMAIN", help="Test every address of every exchanger of DOMAIN."
+    ),
+    domain: str | None = typer.Option(
+        None,
+        "--domain",
+        metavar="DOMAIN",
+        help="The server's own domain (default: from its greeting, else its PTR name).",
+    ),
+    external: str | None = typer.Option(
+        None,
+        "--external",
+        metavar="DOMAIN",
+        help="External test domain (default example.net, or the domain of --to).",
+    ),
+    to: str | None = typer.Option(
+        None,
+        "--to",
+        metavar="ADDR",
+        help="External recipient for the variants (a mailbox you read, needed for --send).",
+    ),
+    sender: str | None = typer.Option(
+        None,
+        "--from",
+        metavar="LOCAL|ADDR",
+        help="Test sender: a local part (at the external domain) or a whole address.",
+    ),
+    helo: str | None = typer.Option(
+        None, "--helo", metavar="NAME", help="Name sent with EHLO (default: config, local FQDN)."
+    ),
+    connections: int = typer.Option(
+        4,
+        "--connections",
+        "-c",
+        min=1,
+        max=32,
+        metavar="N",
+        help="Sessions used at once (spreads the variants; servers slow down after errors).",
+    ),
+    starttls: bool = typer.Option(
+        False, "--starttls", help="Use STARTTLS (when offered) on the anonymous sessions too."
+    ),
+    send: bool = typer.Option(
+        False,
+        "--send",
+        help="If a variant is accepted, send one real message through it to --to (DATA).",
+    ),
+    relay_only: bool = typer.Option(
+        False,
+        "--relay-only",
+        help="Only the relay battery: no spoofing, catch-all or VRFY/EXPN checks.",
+    ),
+    user: str | None = typer.Option(
+        None, "--user", metavar="NAME", help="Also check relaying after AUTH as NAME."
+    ),
+    password_env: str | None = typer.Option(
+        None, "--password-env", metavar="VAR", help="Read the AUTH password from variable VAR."
+    ),
+    password_file: Path | None = typer.Option(
+        None, "--password-file", metavar="PATH", help="Read the AUTH password from a file."
+    ),
+    password: str | None = typer.Option(
+        None, "--password", metavar="VALUE", help="The password itself (visible to other users!)."
+    ),
+    auth_mech: str | None = typer.Option(
+        None,
+        "--auth-mech",
+        metavar="MECH",
+        help="LOGIN, PLAIN or CRAM-MD5 (default: best offered).",
+    ),
+    transcript: Path | None = typer.Option(
+        None, "--transcript", metavar="FILE", help="Write every session's transcript to FILE."
+    ),
+    session_timeout: float | None = typer.Option(
+        None,
+        "--session-timeout",
+        metavar="SECONDS",
+        help="Time limit for the whole battery of one server (default 60).",
+    ),
+    json_output: JsonOpt = False,
+    timeout: TimeoutOpt = None,
+    config: ConfigOpt = None,
+    no_color: NoColorOpt = False,
+    verbose: VerboseOpt = 0,
+) -> int:
+    """Test whether a server relays mail for anonymous clients (a battery of address tricks).
+
+    Verdict: OPEN RELAY (exit 1) if any variant is accepted, CLOSED (exit 0) if all are refused,
+    INCONCLUSIVE (exit 1) if the battery could not complete; exit 3 if the server cannot be
+    reached. Nothing is sent (no DATA) unless --send is given.
+    """
+    apply_globals(json_output, timeout, config, no_color, verbose)
+    cfg = settings()
+    from mailprobe.checks.relay import AUTH_MECHANISMS, RelayOptions
+
+    target, use_mx = _target(host, mx, cfg)
+    for value, option in ((domain, "--domain"), (external, "--external"), (to, "--to")):
+        if value is not None and has_control_chars(value):
+            raise UsageError(f"{option} contains a control character (CR, LF, ...): refused")
+    if sender is not None and has_control_chars(sender):
+        raise UsageError("--from contains a control character (CR, LF, ...): refused")
+    if session_timeout is not None and not 0 < session_timeout <= 86400:
+        raise UsageError("--session-timeout must be more than 0 and at most 86400 seconds")
+    if auth_mech is not None and auth_mech.upper() not in AUTH_MECHANISMS:
+        raise UsageError(f"--auth-mech {auth_mech!r}: choose LOGIN, PLAIN or CRAM-MD5")
+    if to is not None and external is not None:
+        raise UsageError("give either --to ADDR or --external DOMAIN, not both")
+    secret, password_source = _password(user, password_env, password_file, password)
+    helo_name = _helo_name(helo, cfg)
+    options = RelayOptions(
+        port=port or cfg.port,
+        domain=domain if domain is not None else (target if use_mx else None),
+        external=external,
+        to=to,
+        sender=sender if sender is not None else _config_sender(cfg),
+        helo=helo_name,
+        connections=connections,
+        timeout=cfg.timeout,
+        session_timeout=session_timeout or cfg.session_timeout,
+        starttls=starttls,
+        send=send,
+        user=user,
+        password=secret,
+        auth_mechanism=auth_mech.upper() if auth_mech else None,
+        probes=not relay_only,
+    ).validated()
+    inputs: dict[str, Any] = {
+        "host": None if use_mx else target,
+        "mx": target if use_mx else None,
+        "port": options.port,
+        "domain": options.domain,
+        "external": options.external,
+        "to": options.to,
+        "from": options.sender,
+        "helo": helo_name,
+        "connections": connections,
+        "starttls": starttls,
+        "send": send,
+        "relay_only": relay_only,
+        "user": user,
+        "password_source": password_source,
+        "auth_mech": options.auth_mechanism,
+        "timeout": options.timeout,
+        "session_timeout": options.session_timeout,
+    }
+    run: RelayRun = run_async(_run(target, use_mx, options, cfg))
+    if transcript is not None:
+        _write_transcript(transcript, run)
+    code = worst_exit_code(run.exit_codes()) if run.reports else run.exit_code()
+    from mailprobe.render.relay import render_relay
+
+    level = global_options().verbose
+    failures = [f for report in run.reports for f in report.failures] + list(run.failures)
+    return emit(
+        "relay-test",
+        inputs,
+        run,
+        code,
+        lambda con: render_relay(con, run, verbose=level),
+        failures,
+    )
+
+
+async def _run(target: str, use_mx: bool, options: RelayOptions, cfg: Settings) -> RelayRun:
+    from mailprobe.checks.relay import check_relay, check_relay_mx, combine_reports
+    from mailprobe.dns import Resolver
+
+    async with Resolver.from_settings(cfg) as resolver:
+        lookup = _ptr_lookup(resolver)
+        import dataclasses
+
+        options = dataclasses.replace(options, ptr_lookup=lookup)
+        if use_mx:
+            return await check_relay_mx(target, options, resolver)
+        report = await check_relay(target, options)
+        return combine_reports(None, (report,))
+
+
+def _ptr_lookup(resolver: Any) -> Any:
+    async def lookup(address: str) -> str | None:
+        from mailprobe.dns import reverse_name
+
+        answer = await resolver.query(reverse_name(address), "PTR")
+        if not answer.ok or not answer.records:
+            return None
+        return str(answer.records[0]).rstrip(".")
+
+    return lookup
+
+
+def _target(host: str | None, mx: str | None, cfg: Settings) -> tuple[str, bool]:
+    """The host (or MX domain) to test; True when it is an MX domain."""
+    if host is not None and mx is not None:
+        raise UsageError("give either HOST or --mx DOMAIN, not both")
+    if mx is not None:
+        from mailprobe.dns import parse_domain
+
+        if has_control_chars(mx) or not mx.strip():
+            raise UsageError("--mx needs a domain name")
+        return parse_domain(mx.strip())[0], True
+    if host is None:
+        host = cfg.host
+        if host is None:
+            raise UsageError(
+                "no server to test: give one (mailprobe relay-test HOST), use --mx DOMAIN, "
+                "or set host in the config file"
+            )
+    host = host.strip()
+    if not host or has_control_chars(host) or any(ch.isspace() for ch in host):
+        raise UsageError("the host is empty or contains spaces or control characters")
+    return _normalise_host(host), False
+
+
+def _normalise_host(host: str) -> str:
+    import ipaddress
+
+    try:
+        return str(ipaddress.ip_address(host.strip("[]")))
+    except ValueError:
+        pass
+    if host.startswith("[") or ":" in host:
+        raise UsageError(f"{host!r} is not a valid address (use --port for the port)")
+    name = host.rstrip(".")
+    if not name.isascii():
+        try:
+            name = name.encode("idna").decode("ascii")
+        except UnicodeError:
+            raise UsageError(f"{host!r} is not a valid host name") from None
+    return name
+
+
+def _config_sender(cfg: Settings) -> str | None:
+    # A configured sender that is not a plain address is ignored rather than refused.
+    value = cfg.sender
+    if value and "@" in value and not any(ch in value for ch in " <>"):
+        return value
+    return None
+
+
+def _helo_name(helo: str | None, cfg: Settings) -> str:
+    import re
+    import socket
+
+    if helo is not None:
+        if has_control_chars(helo):
+            raise UsageError("--helo contains a control character (CR, LF, ...): refused")
+        if not re.fullmatch(
+            r"\[[0-9A-Fa-f:.Iv]+\]|[A-Za-z0-9_]([A-Za-z0-9_.-]*[A-Za-z0-9_])?", helo
+        ):
+            raise UsageError("--helo must be a host name or an address literal like [192.0.2.1]")
+        return helo
+    if cfg.helo:
+        return cfg.helo
+    try:
+        fqdn = socket.getfqdn()
+    except OSError:
+        fqdn = ""
+    if fqdn and "." in fqdn and not fqdn.lower().startswith("localhost"):
+        return fqdn.rstrip(".")
+    return _FALLBACK_HELO
+
+
+def _password(
+    user: str | None,
+    password_env: str | None,
+    password_file: Path | None,
+    password: str | None,
+) -> tuple[str | None, str | None]:
+    """The AUTH password and where it came from (the password never enters a message)."""
+    given = [s for s in (password_env, password_file, password) if s is not None]
+    if user is None:
+        if given:
+            raise UsageError("a password option needs --user NAME")
+        return None, None
+    if not user or has_control_chars(user):
+        raise UsageError("--user must be a non-empty name without control characters")
+    if len(given) > 1:
+        raise UsageError("give one of --password-env, --password-file, --password")
+    if password_env is not None:
+        value = os.environ.get(password_env)
+        if not value:
+            raise UsageError(f"--password-env {password_env}: the variable is not set or empty")
+        return value, f"env:{password_env}"
+    if password_file is not None:
+        try:
+            lines = password_file.read_text("utf-8").splitlines()
+        except (OSError, UnicodeDecodeError) as exc:
+            reason = getattr(exc, "strerror", None) or type(exc).__name__
+            raise UsageError(f"--password-file {password_file}: cannot read ({reason})") from None
+        if not lines or not lines[0]:
+            raise UsageError(f"--password-file {password_file}: the file is empty")
+        return lines[0], "file"
+    if password is not None:
+        warn_line(
+            "--password puts the password on the command line, where other users and the shell "
+            "history can see it; prefer --password-env or --password-file"
+        )
+        if not password:
+            raise UsageError("--password is empty")
+        return password, "command line"
+    if not sys.stdin.isatty():
+        raise UsageError(
+            "--user needs a password: --password-env VAR or --password-file PATH "
+            "(no terminal to prompt on)"
+        )
+    value = typer.prompt(f"Password for {user}", hide_input=True, err=True)
+    if not value:
+        raise UsageError("empty password")
+    return str(value), "prompt"
+
+
+def _write_transcript(path: Path, run: RelayRun) -> None:
+    from mailprobe.render.relay import transcripts_text
+
+    try:
+        path.write_text(transcripts_text(run), encoding="utf-8")
+    except OSError as exc:
+        raise UsageError(f"--transcript {path}: cannot write ({exc.strerror or exc})") from None

@@ -1,0 +1,212 @@
+"""Terminal output of ``mailprobe relay-test``: the variant table, the extra checks, the verdict.
+
+Peer text (reply lines) is printed as plain ``Text``, never as rich markup. The transcript file
+of ``--transcript`` is built here too, with ``render/transcript.py``'s line format.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from rich.table import Table
+from rich.text import Text
+
+from mailprobe.model import Finding, Severity
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from mailprobe.checks.relay import RelayReport, RelayRun, VariantResult
+    from mailprobe.checks.smtp import Reply
+
+_SEVERITY_STYLE = {
+    Severity.OK: "green",
+    Severity.INFO: "cyan",
+    Severity.WARN: "yellow",
+    Severity.FAIL: "bold red",
+}
+_VERDICT_STYLE = {"open": "bold red", "closed": "bold green", "inconclusive": "bold yellow"}
+_OUTCOME_STYLE = {
+    "accepted": "bold red",
+    "rejected": "green",
+    "refused-temporarily": "green",
+    "auth-required": "green",
+    "deferred": "yellow",
+    "mail-deferred": "yellow",
+    "mail-refused": "dim",
+    "error": "yellow",
+    "not-tested": "dim",
+}
+#: How an outcome reads in the table's verdict column.
+OUTCOME_TEXT = {
+    "accepted": "ACCEPTED (would relay)",
+    "rejected": "rejected",
+    "refused-temporarily": "refused (4xx)",
+    "auth-required": "auth required",
+    "deferred": "deferred",
+    "mail-deferred": "MAIL deferred",
+    "mail-refused": "not tested (MAIL refused)",
+    "error": "error",
+    "not-tested": "not tested",
+}
+_PROBE_MEANING = {
+    "local-postmaster": "control",
+    "local-unknown": "catch-all check",
+    "internal-spoof": "spoofing check",
+}
+_TEXT_WIDTH = 60
+
+
+def render_relay(console: Console, run: RelayRun, *, verbose: int = 0) -> None:
+    """Print a run: each server's report, then (for several servers) the overall verdict."""
+    if run.mx_domain:
+        console.print(Text(f"Exchangers of {run.mx_domain}", style="bold"))
+    for index, report in enumerate(run.reports):
+        if index:
+            console.rule(style="dim")
+        render_report(console, report, verbose=verbose)
+    if len(run.reports) != 1:
+        console.print()
+        line = Text("Overall: ", style="bold")
+        line.append(run.verdict_label, style=_VERDICT_STYLE[run.verdict])
+        line.append(f" ({run.reason})")
+        console.print(line)
+
+
+def render_report(console: Console, report: RelayReport, *, verbose: int = 0) -> None:
+    """One server: what the battery was built from, the tables, the verdict, the findings."""
+    where = f"{report.target}"
+    if report.address and report.address != report.target:
+        where += f" [{report.address}]"
+    console.print(Text(f"relay-test {where} port {report.port}", style="bold"))
+    if report.server_name or report.own_domain:
+        details = Text("  server name: ", style="dim")
+        details.append(report.server_name or "(none in greeting)")
+        details.append("   own domain: ", style="dim")
+        details.append(report.own_domain or "(unknown)")
+        details.append(f" ({report.own_domain_source})", style="dim")
+        details.append("   external: ", style="dim")
+        details.append(report.external_domain)
+        console.print(details)
+    if report.variants:
+        console.print()
+        console.print(_variant_table(report.variants, "Relay battery (anonymous)"))
+    if report.probes:
+        console.print()
+        console.print(_variant_table(report.probes, "Extra checks"))
+    _render_extras(console, report)
+    console.print()
+    line = Text("Verdict: ", style="bold")
+    line.append(report.verdict_label, style=_VERDICT_STYLE[report.verdict])
+    line.append(f" ({report.reason})")
+    console.print(line)
+    counts = Text(
+        f"  {report.connections_opened} sessions, {report.reconnects} ended early by the server, "
+        f"{report.seconds:.2f} s",
+        style="dim",
+    )
+    console.print(counts)
+    render_findings(console, report.findings, verbose)
+
+
+def _variant_table(results: Sequence[VariantResult], title: str) -> Table:
+    table = Table(title=title, title_justify="left", show_lines=False, pad_edge=False)
+    table.add_column("Variant", no_wrap=True)
+    table.add_column("MAIL FROM", overflow="fold")
+    table.add_column("RCPT TO", overflow="fold")
+    table.add_column("Code", justify="right", no_wrap=True)
+    table.add_column("Enh.", no_wrap=True)
+    table.add_column("Reply text", overflow="fold")
+    table.add_column("Verdict", no_wrap=True)
+    for result in results:
+        decisive = result.rcpt_reply or result.mail_reply
+        name = result.name
+        if result.name in _PROBE_MEANING:
+            name += f" ({_PROBE_MEANING[result.name]})"
+        text = _short(_without_enhanced(decisive)) if decisive else result.note
+        table.add_row(
+            Text(name),
+            Text(f"<{result.mail_from}>"),
+            Text(f"<{result.rcpt_to}>"),
+            Text(str(decisive.code) if decisive else "-"),
+            Text((decisive.enhanced_code or "") if decisive else ""),
+            Text(text),
+            Text(OUTCOME_TEXT[result.outcome], style=_OUTCOME_STYLE[result.outcome]),
+        )
+    return table
+
+
+def _without_enhanced(reply: Reply) -> str:
+    # The enhanced code has its own column.
+    text = reply.text
+    if reply.enhanced_code and text.startswith(reply.enhanced_code):
+        text = text[len(reply.enhanced_code) :].lstrip()
+    return text
+
+
+def _short(text: str) -> str:
+    return text if len(text) <= _TEXT_WIDTH else text[: _TEXT_WIDTH - 1] + "…"
+
+
+def _reply_text(reply: Reply | None) -> str:
+    return f"{reply.code} {reply.text}" if reply else "-"
+
+
+def _render_extras(console: Console, report: RelayReport) -> None:
+    enumeration = report.enumeration
+    auth = report.authenticated
+    sent = report.sent
+    if enumeration is None and auth is None and sent is None:
+        return
+    console.print()
+    if enumeration is not None:
+        console.print(Text("VRFY postmaster:   ") + Text(_reply_text(enumeration.vrfy_known)))
+        console.print(Text("VRFY made-up user: ") + Text(_reply_text(enumeration.vrfy_unknown)))
+        console.print(Text("EXPN postmaster:   ") + Text(_reply_text(enumeration.expn)))
+    if auth is not None:
+        line = Text(f"Authenticated as {auth.user}")
+        line.append(f" ({auth.mechanism or 'no mechanism'}{', TLS' if auth.tls else ''}): ")
+        line.append(f"<{auth.mail_from}> -> <{auth.rcpt_to}> ")
+        decisive = auth.rcpt_reply or auth.mail_reply or auth.auth_reply
+        line.append(_reply_text(decisive))
+        line.append(f"  [{auth.outcome}]", style="bold")
+        console.print(line)
+    if sent is not None:
+        line = Text(f"--send via {sent.variant}: ")
+        decisive = sent.data_reply or sent.rcpt_reply or sent.mail_reply
+        line.append(_reply_text(decisive) if decisive else sent.note)
+        line.append(f"  [{sent.outcome}]", style="bold")
+        console.print(line)
+
+
+def render_findings(console: Console, findings: Sequence[Finding], verbose: int = 0) -> None:
+    """Findings, worst first, with the fix for warnings and failures."""
+    if not findings:
+        return
+    console.print()
+    for finding in findings:
+        line = Text()
+        line.append(f"{finding.severity.value.upper():<5}", style=_SEVERITY_STYLE[finding.severity])
+        line.append(f" {finding.code}: ")
+        line.append(finding.summary)
+        console.print(line)
+        if finding.fix and (finding.severity in (Severity.WARN, Severity.FAIL) or verbose):
+            console.print(Text(f"      fix: {finding.fix}", style="dim"))
+
+
+def transcripts_text(run: RelayRun) -> str:
+    """Every session's transcript, labelled by server, session and the variants it carried."""
+    from mailprobe.render.transcript import transcript_text
+
+    parts: list[str] = []
+    for report in run.reports:
+        for conn in report.transcripts:
+            address = conn.address or report.target
+            items = ", ".join(conn.items) if conn.items else "(no variants)"
+            title = (
+                f"mailprobe relay-test {report.target} [{address}]:{conn.port} "
+                f"{conn.label}: {items}"
+            )
+            parts.append(transcript_text(conn.lines, title=title))
+    return "\n".join(parts) if parts else "# no session was opened\n"
