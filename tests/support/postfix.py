@@ -7,7 +7,7 @@ unprivileged ``postfix`` user can traverse it)::
     BASE/queue/                   queue_directory
     BASE/data/                    data_directory (owned by postfix)
     BASE/maillog                  maillog_file (postlogd service, no syslog needed)
-    BASE/tls/, BASE/sasl/         certificate/key copies and the Cyrus SASL config + sasldb
+    BASE/tls/, BASE/etc/sasl/     certificate/key copies; Cyrus SASL smtpd.conf + sasldb2
 
 Postfix refuses an ``inet_interfaces`` address that is not configured on an interface, and the
 127.0.2.x/127.0.3.x addresses are only routed (127.0.0.0/8 on ``lo``), not configured. So
@@ -15,7 +15,7 @@ Postfix refuses an ``inet_interfaces`` address that is not configured on an inte
 ``proxy_interfaces = ADDRESS`` makes Postfix treat ``[ADDRESS]`` as one of its own addresses.
 
 No message can leave the machine: every transport (default, relay, local, virtual) is
-``error:``, and mail accepted over SMTP is put on the hold queue (``smtpd_end_of_data_restrictions
+``discard:``, and mail accepted over SMTP is put on the hold queue (``smtpd_end_of_data_restrictions
 = check_client_access static:HOLD``), where :meth:`PostfixInstance.queued_messages` sees it.
 
 The config dirs are listed in ``alternate_config_directories`` of the default
@@ -335,7 +335,9 @@ def _safe_name(name: str) -> str:
 
 
 def _base_main_cf(instance_base: Path, address: str, domain: str, hostname: str) -> dict[str, str]:
-    error = "error:5.7.0 delivery disabled in mailprobe test instance"
+    # discard, not error: smtpd rejects a RCPT whose transport is error:, which would hide the
+    # relay decision; discard never delivers and is accepted at RCPT like a real transport.
+    discard = "discard:delivery disabled in mailprobe test instance"
     return {
         "compatibility_level": "3.6",
         "queue_directory": str(instance_base / "queue"),
@@ -354,10 +356,10 @@ def _base_main_cf(instance_base: Path, address: str, domain: str, hostname: str)
         "local_recipient_maps": "",
         "alias_maps": "",
         "alias_database": "",
-        "default_transport": error,
-        "relay_transport": error,
-        "local_transport": error,
-        "virtual_transport": error,
+        "default_transport": discard,
+        "relay_transport": discard,
+        "local_transport": discard,
+        "virtual_transport": discard,
         # anything accepted over SMTP stays on hold, visible to queued_messages(), never sent
         "smtpd_end_of_data_restrictions": "check_client_access static:HOLD",
         "smtputf8_enable": "no",
@@ -455,10 +457,12 @@ def _tls_settings(base: Path, cert: ServerCert) -> dict[str, str]:
 def _sasl_settings(
     base: Path, domain: str, users: Mapping[str, str], postfix_user: pwd.struct_passwd
 ) -> dict[str, str]:
-    sasl_dir = base / "sasl"
-    sasl_dir.mkdir()
+    sasl_dir = base / "etc" / "sasl"
+    sasl_dir.mkdir(parents=True)
     sasl_dir.chmod(0o755)
     sasldb = sasl_dir / "sasldb2"
+    # Debian's Postfix ignores cyrus_sasl_config_path and reads $config_directory/sasl/APP.conf
+    # (APP = smtpd_sasl_path); upstream reads APP.conf from cyrus_sasl_config_path: same dir.
     (sasl_dir / "smtpd.conf").write_text(
         "pwcheck_method: auxprop\n"
         "auxprop_plugin: sasldb\n"
