@@ -20,8 +20,9 @@ No message can leave the machine: every transport (default, relay, local, virtua
 
 The config dirs are listed in ``alternate_config_directories`` of the default
 ``/etc/postfix/main.cf`` (created minimal if missing) under a file lock, and removed at teardown.
-When the requested port is already taken (another test session on the same machine), the
-instance listens on a free port of the same address instead: always use ``instance.port``.
+When the requested port is already taken (another test session on the same machine holds its
+lock file in /tmp/mailprobe-postfix-ports/, or anything listens there), the instance listens on
+a free port of the same address instead: always use ``instance.port``.
 
 Fixtures: ``postfix_factory`` (session), ``postfix_closed``, ``postfix_open``, ``postfix_tls``,
 ``postfix_plain`` (session). All skip when /usr/sbin/postfix is missing.
@@ -45,7 +46,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import IO, TYPE_CHECKING
 
 import pytest
 
@@ -55,6 +56,7 @@ if TYPE_CHECKING:  # a runtime import would import the certs plugin before pytes
 POSTFIX = Path("/usr/sbin/postfix")
 DEFAULT_MAIN_CF = Path("/etc/postfix/main.cf")
 _LOCK_FILE = Path("/tmp/mailprobe-postfix-main-cf.lock")
+_PORT_LOCK_DIR = Path("/tmp/mailprobe-postfix-ports")
 START_TIMEOUT = 30.0
 STOP_TIMEOUT = 30.0
 
@@ -114,6 +116,28 @@ def _free_port(address: str) -> int:
         return port
 
 
+def _claim_port(address: str, port: int) -> tuple[int, IO[str]]:
+    """Claim ``address:port`` (or, if taken, a free port) for this process.
+
+    A port is claimed by holding an exclusive flock on a per-address:port lock file for the
+    instance's lifetime, so concurrent test sessions never configure two instances on one port
+    (the loser's master would fail to bind while the winner answered its banner probe).
+    """
+    _PORT_LOCK_DIR.mkdir(exist_ok=True)
+    candidates = [port] + [_free_port(address) for _ in range(20)]
+    for candidate in candidates:
+        lock = (_PORT_LOCK_DIR / f"{address}-{candidate}.lock").open("a")
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            lock.close()
+            continue
+        if _port_free(address, candidate):
+            return candidate, lock
+        lock.close()  # closing releases the flock
+    raise RuntimeError(f"no free port on {address} for a Postfix instance")
+
+
 @contextlib.contextmanager
 def _default_main_cf_lock() -> Iterator[None]:
     with _LOCK_FILE.open("a") as lock:
@@ -165,6 +189,7 @@ class PostfixInstance:
     tls_cert: ServerCert | None = None
     sasl_users: dict[str, str] = field(default_factory=dict)
     running: bool = False
+    port_lock: IO[str] | None = field(default=None, repr=False)
 
     @property
     def config_dir(self) -> Path:
@@ -392,8 +417,7 @@ class PostfixFactory:
         safe = _safe_name(name)
         domain = domain or f"{safe}.test"
         hostname = hostname or f"mail.{domain}"
-        if not _port_free(address, port):
-            port = _free_port(address)
+        port, port_lock = _claim_port(address, port)
         base = Path(tempfile.mkdtemp(prefix=f"mailprobe-postfix-{safe}-"))
         base.chmod(0o755)
         main_cf = _base_main_cf(base, address, domain, hostname)
@@ -407,6 +431,7 @@ class PostfixFactory:
             main_cf=main_cf,
             tls_cert=tls_cert,
             sasl_users=dict(sasl_users or {}),
+            port_lock=port_lock,
         )
         (base / "queue").mkdir()
         data = base / "data"
@@ -434,6 +459,8 @@ class PostfixFactory:
             _edit_alternate_dirs(lambda dirs: [d for d in dirs if d not in config_dirs])
         for instance in self.instances:
             shutil.rmtree(instance.base, ignore_errors=True)
+            if instance.port_lock is not None:
+                instance.port_lock.close()  # releases the port claim
         self.instances.clear()
 
 
