@@ -55,6 +55,7 @@ import dataclasses
 import enum
 import ipaddress
 import secrets
+import socket
 import struct
 import time
 from collections.abc import Sequence
@@ -83,6 +84,8 @@ __all__ = [
     "DnsStatus",
     "Resolver",
     "addresses",
+    "host_records",
+    "mx_records",
     "parse_domain",
     "parse_server",
     "raise_for_status",
@@ -156,6 +159,9 @@ class DnsAnswer:
     message: str = ""
     _rdata: tuple[Any, ...] = dataclasses.field(default=(), repr=False, compare=False)
     _server: DnsServer | None = dataclasses.field(default=None, repr=False, compare=False)
+    #: The response and its question, kept to build ``rdata()`` on demand (fast path).
+    _wire: bytes = dataclasses.field(default=b"", repr=False, compare=False)
+    _question: tuple[str, str] = dataclasses.field(default=("", ""), repr=False, compare=False)
 
     @property
     def ok(self) -> bool:
@@ -163,7 +169,16 @@ class DnsAnswer:
         return self.status is DnsStatus.OK
 
     def rdata(self) -> tuple[Any, ...]:
-        """The dnspython rdata objects of the records (MX .preference/.exchange, A .address…)."""
+        """The dnspython rdata objects of the records (MX .preference/.exchange, A .address…).
+
+        Answers read by the fast wire parser build them here, on first use."""
+        if not self._rdata and self._wire and self.records:
+            qname = dns.name.from_text(self._question[0])
+            qtype = dns.rdatatype.from_text(self._question[1])
+            message = dns.message.from_wire(self._wire, ignore_trailing=True)
+            server = self._server or DnsServer("0.0.0.0")
+            full, _open = _interpret(message, qname, qtype, server)
+            object.__setattr__(self, "_rdata", full._rdata)
         return self._rdata
 
     def describe(self) -> str:
@@ -197,6 +212,21 @@ def raise_for_status(answer: DnsAnswer, step: str) -> DnsAnswer:
     if answer.status is DnsStatus.TIMEOUT:
         raise StepTimeout(failure)
     raise DnsFailure(failure)
+
+
+def mx_records(answer: DnsAnswer) -> list[tuple[int, str]]:
+    """(preference, host) of an MX answer; host in lower case without the final dot ("." for
+    a null MX)."""
+    found = []
+    for record in answer.records:
+        preference, _sep, host = record.partition(" ")
+        found.append((int(preference), host.rstrip(".").lower() or "."))
+    return found
+
+
+def host_records(answer: DnsAnswer) -> list[str]:
+    """Target names of a PTR, CNAME or NS answer, lower case, without the final dot."""
+    return [record.rstrip(".").lower() or "." for record in answer.records]
 
 
 def txt_strings(answer: DnsAnswer) -> list[str]:
@@ -515,7 +545,7 @@ class Resolver:
         self.dnssec = dnssec
         #: Queries actually sent (cache hits and shared in-flight lookups not counted).
         self.queries_sent = 0
-        self._cache: dict[tuple[str, int], asyncio.Future[DnsAnswer]] = {}
+        self._cache: dict[tuple[str, str], asyncio.Future[DnsAnswer]] = {}
         self._udp: dict[DnsServer, _UdpPool] = {}
         self._http: httpx.AsyncClient | None = None
 
@@ -565,16 +595,16 @@ class Resolver:
 
     async def query(self, name: str, rdtype: str) -> DnsAnswer:
         """Ask for ``name`` (A-labels) and ``rdtype`` (``"MX"``); cached for the run."""
-        try:
-            qname = dns.name.from_text(name)
-            qtype = dns.rdatatype.from_text(rdtype)
-        except (dns.exception.DNSException, ValueError) as exc:
-            return DnsAnswer(name, rdtype, DnsStatus.ERROR, message=f"bad query: {exc}")
-        key = (qname.to_text().lower(), qtype)
+        key = (name.rstrip(".").lower(), rdtype.upper())
         cached = self._cache.get(key)
         if cached is not None and cached.done():
             return cached.result()
         if cached is None:
+            try:
+                qname = dns.name.from_text(name)
+                qtype = dns.rdatatype.from_text(rdtype)
+            except (dns.exception.DNSException, ValueError) as exc:
+                return DnsAnswer(name, rdtype, DnsStatus.ERROR, message=f"bad query: {exc}")
             cached = asyncio.ensure_future(self._lookup(qname, qtype, 0))
             self._cache[key] = cached
         return await asyncio.shield(cached)
@@ -649,6 +679,9 @@ class Resolver:
             problem = translate(exc, "dns", server.address, server.port or None, timeout)
             status = DnsStatus.TIMEOUT if isinstance(problem, StepTimeout) else DnsStatus.ERROR
             return failed(status, problem.failure.message)
+        fast = _fast_interpret(data, qname, qtype, server)
+        if fast is not None:
+            return fast
         try:
             message = dns.message.from_wire(data, ignore_trailing=True)
         except dns.exception.DNSException as exc:
@@ -742,6 +775,184 @@ def _interpret(
     return answer, False
 
 
+# --- fast path: answers made only of common record types, read without dnspython ----------
+
+_A, _NS, _CNAME, _SOA, _PTR, _MX, _AAAA = 1, 2, 5, 6, 12, 15, 28
+_FAST_TYPES = frozenset({_A, _NS, _CNAME, _PTR, _MX, _AAAA})
+_PLAIN_BYTES = frozenset(range(0x21, 0x7F)) - frozenset(b'"().;\\@$')
+_RR_HEADER = struct.Struct("!HHIH")
+
+
+class _WireError(Exception):
+    pass
+
+
+def _read_name(data: bytes, offset: int) -> tuple[list[bytes], int]:
+    """Labels of the (possibly compressed) name at ``offset`` and the offset after it."""
+    labels: list[bytes] = []
+    end = -1
+    hops = 0
+    size = len(data)
+    while True:
+        if offset >= size:
+            raise _WireError("name runs past the end")
+        length = data[offset]
+        if length >= 0xC0:
+            if offset + 1 >= size or hops > 32:
+                raise _WireError("bad compression pointer")
+            if end < 0:
+                end = offset + 2
+            offset = ((length & 0x3F) << 8) | data[offset + 1]
+            hops += 1
+            continue
+        if length > 63:
+            raise _WireError("unknown label type")
+        offset += 1
+        if length == 0:
+            break
+        labels.append(data[offset : offset + length])
+        offset += length
+    return labels, (end if end >= 0 else offset)
+
+
+def _label_text(label: bytes) -> str:
+    if all(byte in _PLAIN_BYTES for byte in label):
+        return label.decode("ascii")
+    out = []
+    for byte in label:
+        if byte in _PLAIN_BYTES:
+            out.append(chr(byte))
+        elif 0x21 <= byte < 0x7F:
+            out.append("\\" + chr(byte))
+        else:
+            out.append(f"\\{byte:03d}")
+    return "".join(out)
+
+
+def _name_text(labels: list[bytes]) -> str:
+    """Presentation form with the final dot, as dnspython writes it."""
+    return ".".join(_label_text(label) for label in labels) + "."
+
+
+def _rdata_text(data: bytes, rtype: int, start: int, length: int) -> str:
+    if rtype == _A:
+        if length != 4:
+            raise _WireError("bad A record")
+        return socket.inet_ntop(socket.AF_INET, data[start : start + 4])
+    if rtype == _AAAA:
+        if length != 16:
+            raise _WireError("bad AAAA record")
+        return socket.inet_ntop(socket.AF_INET6, data[start : start + 16])
+    if rtype == _MX:
+        (preference,) = struct.unpack_from("!H", data, start)
+        labels, end = _read_name(data, start + 2)
+        if end != start + length:
+            raise _WireError("bad MX record")
+        return f"{preference} {_name_text(labels)}"
+    labels, end = _read_name(data, start)  # NS, CNAME, PTR
+    if end != start + length:
+        raise _WireError("bad name record")
+    return _name_text(labels)
+
+
+def _fast_interpret(
+    data: bytes, qname: dns.name.Name, qtype: RdType, server: DnsServer
+) -> tuple[DnsAnswer, bool] | None:
+    """Read a response without dnspython when it holds only A, AAAA, MX, PTR, CNAME and NS
+    answers (a batch's hot path); ``None`` means: use the full parser."""
+    if int(qtype) not in _FAST_TYPES:
+        return None
+    try:
+        if len(data) < 12:
+            return None
+        _qid, flags, qdcount, ancount, nscount, _arcount = struct.unpack_from("!6H", data)
+        offset = 12
+        for _ in range(qdcount):
+            _labels, offset = _read_name(data, offset)
+            offset += 4
+        answers: list[tuple[bytes, int, int, str]] = []
+        for _ in range(ancount):
+            labels, offset = _read_name(data, offset)
+            rtype, _rclass, ttl, rdlength = _RR_HEADER.unpack_from(data, offset)
+            offset += 10
+            if rtype not in _FAST_TYPES or offset + rdlength > len(data):
+                return None
+            owner = b".".join(labels).lower()
+            answers.append((owner, rtype, ttl, _rdata_text(data, rtype, offset, rdlength)))
+            offset += rdlength
+        negative_ttl = None
+        for _ in range(nscount):
+            _labels, offset = _read_name(data, offset)
+            rtype, _rclass, ttl, rdlength = _RR_HEADER.unpack_from(data, offset)
+            offset += 10
+            if rtype == _SOA:
+                _mname, after = _read_name(data, offset)
+                _rname, after = _read_name(data, after)
+                minimum = struct.unpack_from("!5I", data, after)[4]
+                negative_ttl = min(ttl, minimum)
+            offset += rdlength
+    except (_WireError, struct.error, ValueError, OSError):
+        return None
+    rcode = flags & 0x000F
+    name_text = _text(qname)
+    type_text = dns.rdatatype.to_text(qtype)
+    base: dict[str, Any] = {
+        "name": name_text,
+        "rdtype": type_text,
+        "server": server.label,
+        "authoritative": bool(flags & 0x0400),
+        "authenticated": bool(flags & 0x0020),
+        "_server": server,
+    }
+    chain: list[str] = []
+    current = name_text.lower().encode("ascii", "replace") if name_text != "." else b""
+    final: list[tuple[int, str]] = []
+    for _hop in range(_MAX_CNAME_HOPS):
+        final = [
+            (ttl, text)
+            for owner, rtype, ttl, text in answers
+            if owner == current and rtype == qtype
+        ]
+        if final or qtype == _CNAME:
+            break
+        alias = next(
+            (text for owner, rtype, _t, text in answers if owner == current and rtype == _CNAME),
+            None,
+        )
+        if alias is None:
+            break
+        chain.append(alias.rstrip(".") or ".")
+        current = alias.rstrip(".").lower().encode("ascii", "replace")
+    if rcode == 3:
+        answer = DnsAnswer(
+            status=DnsStatus.NXDOMAIN, ttl=negative_ttl, cname_chain=tuple(chain), **base
+        )
+        return answer, False
+    if rcode == 2:
+        return DnsAnswer(status=DnsStatus.SERVFAIL, **base), False
+    if rcode == 5:
+        return DnsAnswer(status=DnsStatus.REFUSED, **base), False
+    if rcode != 0:
+        return None  # let the full parser name the code (and read extended codes)
+    if not final:
+        open_chain = bool(chain) and negative_ttl is None
+        nodata = DnsAnswer(
+            status=DnsStatus.NODATA, ttl=negative_ttl, cname_chain=tuple(chain), **base
+        )
+        return nodata, open_chain
+    records = tuple(dict.fromkeys(text for _ttl, text in final))
+    answer = DnsAnswer(
+        status=DnsStatus.OK,
+        records=records,
+        ttl=min(ttl for ttl, _text_ in final),
+        cname_chain=tuple(chain),
+        _wire=data,
+        _question=(name_text, type_text),
+        **base,
+    )
+    return answer, False
+
+
 def _find(section: list[Any], name: dns.name.Name, rdtype: int) -> Any:
     for rrset in section:
         if rrset.rdtype == rdtype and rrset.name == name:
@@ -771,10 +982,7 @@ async def resolve_exchangers(domain: str, resolver: Resolver) -> list[tuple[int,
             return [(0, domain)]
         raise_for_status(answer, "dns MX")
     raise_for_status(answer, "dns MX")
-    exchangers = sorted(
-        {(int(r.preference), _text(r.exchange).lower()) for r in answer.rdata()},
-        key=lambda item: (item[0], item[1]),
-    )
+    exchangers = sorted(set(mx_records(answer)), key=lambda item: (item[0], item[1]))
     if len(exchangers) == 1 and exchangers[0][1] == ".":
         return []
     return [(pref, host) for pref, host in exchangers if host != "."]
@@ -787,7 +995,7 @@ async def addresses(host: str, resolver: Resolver) -> list[str]:
     ``StepTimeout`` only when a lookup failed and no address came back at all.
     """
     a, aaaa = await asyncio.gather(resolver.query(host, "A"), resolver.query(host, "AAAA"))
-    found = [r.address for r in a.rdata()] + [r.address for r in aaaa.rdata()]
+    found = list(a.records) + list(aaaa.records)
     if not found:
         for answer in (a, aaaa):
             if answer.status.failed:

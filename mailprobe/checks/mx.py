@@ -54,6 +54,8 @@ from mailprobe.dns import (
     DnsAnswer,
     DnsStatus,
     Resolver,
+    host_records,
+    mx_records,
     parse_domain,
     reverse_name,
     to_unicode,
@@ -269,7 +271,7 @@ async def _server_name(resolver: Resolver) -> str | None:
     if server.url:
         return server.address
     answer = await resolver.query(reverse_name(server.address), "PTR")
-    names = [_host(str(r.target)) for r in answer.rdata()]
+    names = host_records(answer)
     return names[0] if names else None
 
 
@@ -347,10 +349,7 @@ async def _view(domain: str, resolver: Resolver, opts: MxOptions, probes: ProbeC
         _connect_verdict([implicit], opts, out, domain)
         return await finish(implicit_mx=implicit)
 
-    records = sorted(
-        ((int(r.preference), _host(str(r.exchange))) for r in mx.rdata()),
-        key=lambda item: (item[0], item[1]),
-    )
+    records = sorted(mx_records(mx), key=lambda item: (item[0], item[1]))
     null = [r for r in records if r[1] == "."]
     if null:
         if len(records) == 1:
@@ -517,7 +516,7 @@ async def _exchanger(
             f"Point the MX record at the canonical name {chain[-1]} instead of the alias.",
             host,
         )
-    raw = [r.address for r in a.rdata()] + [r.address for r in aaaa.rdata()]
+    raw = [*a.records, *aaaa.records]
     what = "the domain" if implicit else "MX target"
     if not raw and not implicit:
         if DnsStatus.NXDOMAIN in (a.status, aaaa.status):
@@ -620,7 +619,7 @@ async def _reverse(
             address,
         )
         return (), "unverified"
-    names = tuple(_host(str(r.target)) for r in answer.rdata())
+    names = tuple(host_records(answer))
     if not names:
         out.add(
             Severity.WARN,
@@ -635,7 +634,7 @@ async def _reverse(
     forwards = await asyncio.gather(*(resolver.query(n, forward_type) for n in names))
     target = ipaddress.ip_address(address)
     for forward in forwards:
-        if any(ipaddress.ip_address(r.address) == target for r in forward.rdata()):
+        if any(ipaddress.ip_address(r) == target for r in forward.records):
             return names, "confirmed"
     if any(f.status.failed for f in forwards):
         out.add(
