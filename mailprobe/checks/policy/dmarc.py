@@ -14,7 +14,7 @@ from collections.abc import Mapping
 
 from mailprobe.checks.policy._lookup import QueryResolver, fqdn, lookup_txt
 from mailprobe.checks.policy._text import shown, tag_list
-from mailprobe.checks.policy.catalog import FAIL, WARN, finding
+from mailprobe.checks.policy.catalog import FAIL, finding
 from mailprobe.model import Failure, Finding
 
 POLICIES = ("none", "quarantine", "reject")
@@ -234,7 +234,7 @@ async def check_dmarc(domain: str, resolver: QueryResolver) -> DmarcReport:
                     domain=domain,
                 )
             )
-    if not any(f.severity in (WARN, FAIL) for f in findings):
+    if not any(f.severity is FAIL for f in findings):
         findings.insert(0, finding("dmarc.valid", f"DMARC record of {domain}: {shown(record)}"))
     return DmarcReport(
         domain,

@@ -432,7 +432,7 @@ async def check_mta_sts(
                         subject=host,
                     )
                 )
-    if not any(f.severity in (WARN, FAIL) for f in findings):
+    if not any(f.severity is FAIL for f in findings):
         findings.insert(
             0, finding("mtasts.valid", f"MTA-STS of {domain}: mode {policy.mode}, id {record.id}")
         )

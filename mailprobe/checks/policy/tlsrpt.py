@@ -8,7 +8,7 @@ import re
 
 from mailprobe.checks.policy._lookup import QueryResolver, fqdn, lookup_txt
 from mailprobe.checks.policy._text import shown
-from mailprobe.checks.policy.catalog import FAIL, WARN, finding
+from mailprobe.checks.policy.catalog import FAIL, finding
 from mailprobe.model import Failure, Finding
 
 _VERSION = re.compile(r"v=TLSRPTv1[ \t]*(;|$)")
@@ -128,7 +128,7 @@ async def check_tlsrpt(domain: str, resolver: QueryResolver) -> TlsRptReport:
         findings.append(
             finding("tlsrpt.bad-uri", f"TLS-RPT of {domain}: " + "; ".join(parsed.warnings[:3]))
         )
-    if not any(f.severity in (WARN, FAIL) for f in findings):
+    if not any(f.severity is FAIL for f in findings):
         findings.insert(
             0,
             finding("tlsrpt.valid", f"TLS-RPT of {domain}: reports to {', '.join(parsed.rua)}"),
