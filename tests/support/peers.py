@@ -1051,7 +1051,9 @@ class PeerFactory:
         self.peers.append(peer)
         return peer
 
-    def raw(self, handler: Handler, address: str = EHLO_ADDRESS, port: int = 0, **kwargs: Any):
+    def raw(
+        self, handler: Handler, address: str = EHLO_ADDRESS, port: int = 0, **kwargs: Any
+    ) -> PeerServer:
         """Start a :class:`PeerServer` running ``handler`` per connection."""
         peer = PeerServer(handler, address, port, **kwargs)
         peer.start()
