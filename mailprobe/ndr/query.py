@@ -9,7 +9,6 @@ from mailprobe.errors import UsageError
 from mailprobe.ndr.codes import StatusCode, check_code, looks_like_code, shown
 from mailprobe.ndr.explain import explain_reply, explain_status, with_context
 from mailprobe.ndr.model import CodeExplanation, Query
-from mailprobe.ndr.reply import parse_reply
 
 _DOMAIN_IN_TEXT_RE = re.compile(r"[^\s<>()\[\]\"',;:@]+@([A-Za-z0-9][A-Za-z0-9.-]*[A-Za-z0-9])")
 _MAX_ARG = 20_000
@@ -40,6 +39,8 @@ def _explain_token(token: str) -> Query:
 def _explain_line(line: str) -> Query:
     if len(line) > _MAX_ARG:
         raise UsageError(f"reply line too long ({len(line)} characters); use --file for a bounce")
+    from mailprobe.ndr.reply import parse_reply
+
     found = parse_reply(line)
     if not found.found:
         raise UsageError(f"no status code or reply code found in {shown(line)}")

@@ -7,11 +7,10 @@ A code missing from the table is still explained from these pieces (a "generic" 
 
 from __future__ import annotations
 
-import dataclasses
+from typing import NamedTuple
 
 
-@dataclasses.dataclass(frozen=True)
-class Part:
+class Part(NamedTuple):
     """The short name of one code position and what it tells the reader."""
 
     name: str

@@ -19,7 +19,7 @@ import functools
 import json
 import re
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import Any, NamedTuple
 
 from mailprobe.errors import MailprobeError
 from mailprobe.ndr.codes import StatusCode, is_reply_code, parse_status_code
@@ -127,8 +127,7 @@ def parse_table(document: Any, name: str) -> list[Entry]:
     return [validate_entry(raw, f"{name} entry {i}") for i, raw in enumerate(document["entries"])]
 
 
-@dataclasses.dataclass(frozen=True)
-class _Range:
+class _Range(NamedTuple):
     klass: int
     subject: int
     low: int

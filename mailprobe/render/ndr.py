@@ -1,86 +1,141 @@
-"""Show ``mailprobe ndr`` results on a terminal (or plainly when piped).
+"""Show ``mailprobe ndr`` results: styled lines, written plainly or through rich.
 
-Explanations are wrapped with ``textwrap`` to the console width (hanging indents, no trailing
-padding), so the output reads the same in a terminal, a pipe and a test; rich adds colour only.
+The layout is computed once as lines of ``(text, style)`` segments, wrapped with ``textwrap``
+to the width (hanging indents, no trailing padding, simple text tables). ``write_plain`` prints
+them as they are, which is what a pipe, ``--no-color`` and ``NO_COLOR`` get, without importing
+rich at all (``mailprobe ndr`` should start fast); ``render_ndr`` prints the same lines in
+colour on a rich console.
 """
 
 from __future__ import annotations
 
 import textwrap
-
-from rich import box
-from rich.console import Console
-from rich.table import Table
-from rich.text import Text
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, TextIO
 
 from mailprobe.ndr.model import BounceReport, CodeExplanation, NdrReport, Query, TableRow
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+Segment = tuple[str, str]
+Line = list[Segment]
 
 _CLASS_STYLE = {2: "green", 3: "green", 4: "yellow", 5: "red"}
 _MAX_WIDTH = 100
 
 
-def render_ndr(console: Console, report: NdrReport) -> None:
-    """Render whichever part of the report its mode filled."""
+class _Page:
+    """Lines being laid out for one width."""
+
+    def __init__(self, width: int) -> None:
+        self.width = max(40, min(width, _MAX_WIDTH))
+        self.lines: list[Line] = []
+
+    def add(self, *segments: Segment) -> None:
+        self.lines.append([s for s in segments if s[0]])
+
+    def blank(self) -> None:
+        self.lines.append([])
+
+    def para(
+        self,
+        label: str,
+        text: str,
+        *,
+        indent: int = 0,
+        hang: int | None = None,
+        label_style: str = "",
+        style: str = "",
+    ) -> None:
+        """``label`` then ``text`` wrapped, continuation lines under the text (or at ``hang``)."""
+        hang = len(label) if hang is None else hang
+        wrapped = textwrap.wrap(
+            text or "-",
+            width=self.width - indent,
+            initial_indent=" " * len(label),
+            subsequent_indent=" " * hang,
+            break_on_hyphens=False,
+        ) or [" " * len(label)]
+        pad = " " * indent
+        self.add((pad, ""), (label, label_style), (wrapped[0][len(label) :], style))
+        for line in wrapped[1:]:
+            self.add((pad + line, style))
+
+    def table(self, headers: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
+        """A plain table: columns separated by two spaces, the widest ones wrapped to fit."""
+        count = len(headers)
+        widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(headers)]
+        room = self.width - 2 * (count - 1)
+        while sum(widths) > room:
+            widest = max(range(count), key=lambda i: widths[i])
+            if widths[widest] <= 12:
+                break
+            widths[widest] -= 1
+        self.add(
+            ("  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)).rstrip(), "bold")
+        )
+        self.add(("  ".join("-" * w for w in widths), "dim"))
+        for row in rows:
+            cells = [
+                textwrap.wrap(cell, width=w, break_on_hyphens=False) or [""]
+                for cell, w in zip(row, widths, strict=True)
+            ]
+            for n in range(max(len(c) for c in cells)):
+                parts = [
+                    (c[n] if n < len(c) else "").ljust(w)
+                    for c, w in zip(cells, widths, strict=True)
+                ]
+                self.add(("  ".join(parts).rstrip(), ""))
+
+
+def layout(report: NdrReport, width: int = 80) -> list[Line]:
+    """The report as styled lines for a given width."""
+    page = _Page(width)
     if report.mode == "codes":
         for index, query in enumerate(report.queries):
             if index:
-                console.print()
-            render_query(console, query)
+                page.blank()
+            _query(page, query)
     elif report.mode == "bounce" and report.bounce is not None:
-        render_bounce(console, report.bounce)
+        _bounce(page, report.bounce)
     else:
-        render_rows(console, report.entries)
+        _rows(page, report.entries)
+    return page.lines
 
 
-def render_query(console: Console, query: Query) -> None:
-    """One argument: the line it came from (if any) and each code's explanation."""
+def write_plain(stream: TextIO, report: NdrReport, width: int = 80) -> None:
+    """Write the report without colours (pipes, ``--no-color``, ``NO_COLOR``)."""
+    stream.write(
+        "".join("".join(text for text, _ in line) + "\n" for line in layout(report, width))
+    )
+    stream.flush()
+
+
+def render_ndr(console: Console, report: NdrReport) -> None:
+    """Print the report in colour on a rich console."""
+    from rich.text import Text
+
+    for line in layout(report, console.width):
+        console.print(Text.assemble(*line), soft_wrap=True)
+
+
+def _query(page: _Page, query: Query) -> None:
     if query.kind == "reply-line":
-        _para(console, "Reply: ", query.text, label_style="bold")
-        console.print()
+        page.para("Reply: ", query.text, label_style="bold")
+        page.blank()
     for index, explanation in enumerate(query.explanations):
         if index:
-            console.print()
-        render_explanation(console, explanation)
+            page.blank()
+        explanation_lines(page, explanation)
 
 
-def _width(console: Console) -> int:
-    return max(40, min(console.width, _MAX_WIDTH))
-
-
-def _para(
-    console: Console,
-    label: str,
-    text: str,
-    *,
-    indent: int = 0,
-    hang: int | None = None,
-    label_style: str = "",
-    style: str = "",
-) -> None:
-    """``label`` then ``text`` wrapped to the width, continuation lines under the text."""
-    hang = len(label) if hang is None else hang
-    lines = textwrap.wrap(
-        text or "-",
-        width=_width(console) - indent,
-        initial_indent=" " * len(label),
-        subsequent_indent=" " * hang,
-        break_on_hyphens=False,
-    ) or [" " * len(label)]
-    pad = " " * indent
-    first = Text.assemble(pad, (label, label_style), (lines[0][len(label) :], style))
-    console.print(first, soft_wrap=True)
-    for line in lines[1:]:
-        console.print(Text(pad + line, style=style), soft_wrap=True)
-
-
-def render_explanation(console: Console, item: CodeExplanation) -> None:
+def explanation_lines(page: _Page, item: CodeExplanation) -> None:
     """A full explanation: parts, each labelled meaning, causes, fixes, related, next."""
     style = _CLASS_STYLE.get(item.class_digit, "")
-    console.print(
-        Text.assemble((item.code, f"bold {style}"), "  ", (item.title, "bold")), soft_wrap=True
-    )
-    _para(console, "", _outcome(item), style=style)
-    console.print()
+    page.para(f"{item.code}  ", item.title, label_style=f"bold {style}", style="bold", hang=2)
+    page.para("", _outcome(item), style=style)
+    page.blank()
     if item.kind == "status":
         subject_code, detail_code = f"X.{item.subject}", f"X.{item.subject}.{item.detail}"
     else:
@@ -92,37 +147,35 @@ def render_explanation(console: Console, item: CodeExplanation) -> None:
     ]
     code_width = max(len(code) for _, code, _ in rows)
     for name, code, text in rows:
-        _para(console, f"{name:<8}{code:<{code_width}}  ", text, indent=2, label_style="bold")
+        page.para(f"{name:<8}{code:<{code_width}}  ", text, indent=2, label_style="bold")
     if item.generic:
-        console.print()
-        _para(
-            console,
+        page.blank()
+        page.para(
             "",
             "Generic explanation: no table entry for this exact code, so it is composed from "
             "its class and subject.",
             indent=2,
             style="italic",
         )
-        _lists(console, item.causes, item.fixes)
+        _lists(page, item.causes, item.fixes)
     for meaning in item.meanings:
-        console.print()
-        _para(
-            console,
+        page.blank()
+        page.para(
             f"[{meaning.label}] ",
             f"{meaning.matched}  {meaning.title}",
             label_style="bold cyan",
             hang=2,
             style="bold",
         )
-        _para(console, "", meaning.meaning, indent=2)
+        page.para("", meaning.meaning, indent=2)
         if meaning.reference:
-            _para(console, "Source: ", meaning.reference, indent=2, style="dim", label_style="dim")
-        _lists(console, meaning.causes, meaning.fixes)
-    console.print()
+            page.para("Source: ", meaning.reference, indent=2, style="dim", label_style="dim")
+        _lists(page, meaning.causes, meaning.fixes)
+    page.blank()
     if item.related:
-        _para(console, "Related: ", ", ".join(item.related), label_style="bold")
+        page.para("Related: ", ", ".join(item.related), label_style="bold")
     for command in item.next_commands:
-        console.print(Text.assemble(("Next: ", "bold"), (command, "cyan")), soft_wrap=True)
+        page.add(("Next: ", "bold"), (command, "cyan"))
 
 
 def _outcome(item: CodeExplanation) -> str:
@@ -134,59 +187,47 @@ def _outcome(item: CodeExplanation) -> str:
     return summary
 
 
-def _lists(console: Console, causes: tuple[str, ...], fixes: tuple[str, ...]) -> None:
+def _lists(page: _Page, causes: tuple[str, ...], fixes: tuple[str, ...]) -> None:
     if causes:
-        console.print(Text("  Possible causes:", style="bold"))
+        page.add(("  Possible causes:", "bold"))
         for cause in causes:
-            _para(console, "- ", cause, indent=4)
+            page.para("- ", cause, indent=4)
     if fixes:
-        console.print(Text("  Troubleshooting:", style="bold"))
+        page.add(("  Troubleshooting:", "bold"))
         for number, fix in enumerate(fixes, 1):
-            _para(console, f"{number}. ", fix, indent=4)
+            page.para(f"{number}. ", fix, indent=4)
 
 
-def render_bounce(console: Console, bounce: BounceReport) -> None:
-    """A bounce: what it is, a table of recipients, then every code explained once."""
-    _para(console, "Bounce:      ", bounce.source, label_style="bold")
+def _bounce(page: _Page, bounce: BounceReport) -> None:
+    page.para("Bounce:      ", bounce.source, label_style="bold")
     if bounce.subject:
-        _para(console, "Subject:     ", bounce.subject, label_style="bold")
-    _para(console, "Format:      ", ", ".join(bounce.formats), label_style="bold")
+        page.para("Subject:     ", bounce.subject, label_style="bold")
+    page.para("Format:      ", ", ".join(bounce.formats), label_style="bold")
     if bounce.reporting_mta:
-        _para(console, "Reported by: ", bounce.reporting_mta, label_style="bold")
-    console.print()
+        page.para("Reported by: ", bounce.reporting_mta, label_style="bold")
+    page.blank()
     if not bounce.recipients:
-        console.print(Text("No delivery status code found in this message.", style="bold yellow"))
+        page.add(("No delivery status code found in this message.", "bold yellow"))
     else:
-        table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, expand=False)
-        table.add_column("Recipient", overflow="fold", ratio=3)
-        table.add_column("Action", no_wrap=True)
-        table.add_column("Codes", no_wrap=True)
-        table.add_column("Server said", overflow="fold", ratio=4)
+        rows = []
         for r in bounce.recipients:
             said = r.diagnostic or ""
             if r.remote_mta:
                 said = f"{r.remote_mta}: {said}" if said else r.remote_mta
-            table.add_row(r.recipient, r.action or "-", " ".join(r.codes), said or "-")
-        console.print(table)
+            rows.append((r.recipient, r.action or "-", " ".join(r.codes), said or "-"))
+        page.table(("Recipient", "Action", "Codes", "Server said"), rows)
     for note in bounce.notes:
-        _para(console, "Note: ", note, style="dim", label_style="dim")
+        page.para("Note: ", note, style="dim", label_style="dim")
     for explanation in bounce.explanations:
-        console.print()
-        console.print(Text("-" * min(_width(console), 80), style="dim"))
-        render_explanation(console, explanation)
+        page.blank()
+        page.add(("-" * min(page.width, 80), "dim"))
+        explanation_lines(page, explanation)
 
 
-def render_rows(console: Console, rows: tuple[TableRow, ...]) -> None:
-    """Table entries for ``--list`` and ``--search``."""
+def _rows(page: _Page, rows: tuple[TableRow, ...]) -> None:
     if not rows:
-        console.print(Text("No matching entries.", style="bold yellow"))
+        page.add(("No matching entries.", "bold yellow"))
         return
-    table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
-    table.add_column("Code", no_wrap=True)
-    table.add_column("Source", no_wrap=True)
-    table.add_column("Title", overflow="fold")
-    for row in rows:
-        table.add_row(row.code, row.label, row.title)
-    console.print(table)
+    page.table(("Code", "Source", "Title"), [(r.code, r.label, r.title) for r in rows])
     noun = "entry" if len(rows) == 1 else "entries"
-    console.print(Text(f"{len(rows)} {noun}", style="dim"))
+    page.add((f"{len(rows)} {noun}", "dim"))
