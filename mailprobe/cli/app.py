@@ -85,9 +85,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; return (and, as a console script, exit with) the exit code."""
     args = list(sys.argv[1:] if argv is None else argv)
     reset_globals()
-    command = typer.main.get_command(app)
     try:
-        result = command.main(args=args, prog_name="mailprobe", standalone_mode=False)
+        # Simple `mailprobe ndr CODE` runs skip typer's per-parameter set-up (start-up time).
+        result = ndr_cmd.fast_path(args)
+        if result is None:
+            command = typer.main.get_command(app)
+            result = command.main(args=args, prog_name="mailprobe", standalone_mode=False)
     except typer.TyperException as exc:  # usage errors of the command line
         error_line(_usage_line(exc))
         return _exit(ExitCode.USAGE, argv)
