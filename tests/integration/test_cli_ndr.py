@@ -259,3 +259,36 @@ def test_script_stdin_bounce_and_errors() -> None:
     assert b"Traceback" not in bad.stderr
     big = script("ndr", "-", data=os.urandom(10 * 1024 * 1024))
     assert big.returncode == 2 and b"larger than 5 MB" in big.stderr
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["ndr", "5.4.8"],
+        ["--json", "ndr", "550 5.1.1 <bob@example.com>: Recipient address rejected"],
+        ["ndr", "4.2.9", "550", "--no-color"],
+    ],
+)
+def test_fast_path_matches_typer_path(capsys: pytest.CaptureFixture[str], args: list[str]) -> None:
+    from mailprobe.cli.ndr import fast_path
+
+    assert fast_path(args) is not None  # taken (and its output discarded)
+    capsys.readouterr()
+    fast = run(capsys, *args)
+    slow = run(capsys, *args, "--timeout", "5")  # an option the fast path leaves to typer
+    assert fast_path([*args, "--timeout", "5"]) is None
+    capsys.readouterr()
+    if "--json" in args:
+        assert json.loads(fast[1])["results"] == json.loads(slow[1])["results"]
+    else:
+        assert fast == slow
+
+
+@pytest.mark.parametrize(
+    "args",
+    [["ndr"], ["ndr", "--list"], ["ndr", "-h"], ["mx", "example.com"], ["ndr", "-v", "5.1.1"]],
+)
+def test_fast_path_declines(args: list[str]) -> None:
+    from mailprobe.cli.ndr import fast_path
+
+    assert fast_path(args) is None
