@@ -292,6 +292,24 @@ def _is_ip(text: str) -> bool:
     return True
 
 
+#: Networks from which a tester is probably inside the server's trusted networks: loopback,
+#: RFC 1918, shared address space (RFC 6598), link-local, IPv6 unique-local and link-local.
+INSIDE_NETWORKS = tuple(
+    ipaddress.ip_network(net)
+    for net in (
+        "127.0.0.0/8",
+        "10.0.0.0/8",
+        "172.16.0.0/12",
+        "192.168.0.0/16",
+        "100.64.0.0/10",
+        "169.254.0.0/16",
+        "::1/128",
+        "fc00::/7",
+        "fe80::/10",
+    )
+)
+
+
 def is_inside_address(address: str | None) -> bool:
     """Loopback, private or link-local: the tester is probably inside the trusted networks."""
     if not address:
@@ -300,7 +318,9 @@ def is_inside_address(address: str | None) -> bool:
         ip = ipaddress.ip_address(address)
     except ValueError:
         return False
-    return ip.is_loopback or ip.is_private or ip.is_link_local
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    return any(ip in net for net in INSIDE_NETWORKS)
 
 
 def check_domain(value: str, what: str) -> str:
