@@ -181,10 +181,11 @@ class DnsAnswer:
             object.__setattr__(self, "_rdata", full._rdata)
         return self._rdata
 
-    def describe(self) -> str:
-        """The status in words, naming the query and the server."""
+    def describe(self, with_server: bool = True) -> str:
+        """The status in words, naming the query (and the server unless ``with_server`` is
+        false)."""
         what = f"{self.name} {self.rdtype}"
-        where = f" from {self.server}" if self.server else ""
+        where = f" from {self.server}" if self.server and with_server else ""
         texts = {
             DnsStatus.OK: f"{what}: {len(self.records)} record(s){where}",
             DnsStatus.NXDOMAIN: f"{what}: name does not exist (NXDOMAIN){where}",
@@ -201,7 +202,8 @@ class DnsAnswer:
         server = self._server
         host = server.url or server.address if server else (self.server or None)
         port = None if server is None or server.url else server.port
-        return Failure(step=step, message=self.describe(), host=host, port=port, timeout=timeout)
+        message = self.describe(with_server=server is None)
+        return Failure(step=step, message=message, host=host, port=port, timeout=timeout)
 
 
 def raise_for_status(answer: DnsAnswer, step: str) -> DnsAnswer:

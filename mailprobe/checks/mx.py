@@ -168,6 +168,8 @@ class MxOptions:
     connect: bool = False
     smtp_port: int = 25
     timeout: float = 10.0
+    #: Limit for the whole check of one domain (all servers, lookups and probes).
+    session_timeout: float | None = None
 
 
 class ProbeCache:
@@ -260,10 +262,26 @@ async def check_batch(
 
     async def one(index: int, domain: str) -> None:
         async with limit:
-            report = await check_mx(domain, resolvers, options, probes)
+            try:
+                async with asyncio.timeout(options.session_timeout):
+                    report = await check_mx(domain, resolvers, options, probes)
+            except TimeoutError:
+                report = _timed_out(domain, options)
         on_result(index, report)
 
     await asyncio.gather(*(one(i, d) for i, d in enumerate(domains)))
+
+
+def _timed_out(domain: str, options: MxOptions) -> MxReport:
+    ascii_name, unicode_name = parse_domain(domain)
+    limit = options.session_timeout
+    failure = Failure(
+        step="mx check",
+        message=f"did not finish within {limit:g} s (session timeout)",
+        host=ascii_name,
+        timeout=limit,
+    )
+    return MxReport(domain, ascii_name, unicode_name, servers=(), failures=(failure,))
 
 
 async def _server_name(resolver: Resolver) -> str | None:

@@ -101,7 +101,12 @@ def mx(
         servers.append(parse_doh_url(doh))
     if not servers and cfg.dns_server:
         servers.append(parse_server(cfg.dns_server))
-    options = MxOptions(connect=connect, smtp_port=smtp_port, timeout=cfg.timeout)
+    options = MxOptions(
+        connect=connect,
+        smtp_port=smtp_port,
+        timeout=cfg.timeout,
+        session_timeout=max(cfg.session_timeout, cfg.timeout),
+    )
     inputs_base: dict[str, Any] = {
         "servers": [s.label for s in servers] or ["system"],
         "tcp": tcp,

@@ -60,7 +60,7 @@ def _render_view(console: Console, report: MxReport, view: ServerView, dnssec: b
     domain = report.domain_ascii
     if view.failures:
         for failure in view.failures:
-            console.print(Text(f"*** {failure.message}", style="red"))
+            console.print(Text(f"*** {failure.one_line()}", style="red"))
         if view.mx_status != "ok":
             return
     if view.mx_status == "nxdomain":
@@ -136,14 +136,12 @@ def _render_probe(console: Console, addr: ExchangerAddress) -> None:
 def _render_findings(console: Console, findings: tuple[Finding, ...], verbose: int) -> None:
     console.print()
     for finding in findings:
-        if finding.severity is Severity.INFO and verbose < 0:
-            continue
         line = Text()
         line.append(f"{finding.severity.value.upper():<5}", style=_SEVERITY_STYLE[finding.severity])
         line.append(f" {finding.code}: ")
         line.append(finding.summary)
         console.print(line)
-        if finding.fix and finding.severity in (Severity.WARN, Severity.FAIL):
+        if finding.fix and (finding.severity in (Severity.WARN, Severity.FAIL) or verbose > 0):
             console.print(Text(f"      fix: {finding.fix}", style="dim"))
 
 
