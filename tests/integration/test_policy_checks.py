@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import json
 import ssl
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
@@ -25,7 +26,7 @@ from mailprobe.checks.policy import (
     check_tlsrpt,
 )
 from mailprobe.dns import Resolver, parse_server
-from mailprobe.model import Severity
+from mailprobe.model import Severity, to_jsonable
 from tests.support.certs import TestCA
 from tests.support.dnsserver import DnsServerHandle
 from tests.support.https import HttpsServer
@@ -141,6 +142,11 @@ def test_healthy_domain(
     assert report.dane[0].authenticated
     assert report.dkim[0].key is not None and report.dkim[0].key.key_bits == 2048
     assert web.requests and web.requests[0][1] == POLICY_PATH
+    document = json.loads(json.dumps(to_jsonable(report)))
+    assert document["spf"]["record"] == "v=spf1 mx -all"
+    assert document["spf"]["evaluations"][0]["result"] == "pass"
+    assert document["mta_sts"]["policy"]["mx"] == ["mx1.example.test"]
+    assert document["dane"][0]["match"]["matched"] is True
 
 
 def test_two_spf_records(dns_server: Callable[..., DnsServerHandle]) -> None:

@@ -10,6 +10,8 @@ import dns.rdata
 import dns.rdataclass
 import dns.rdatatype
 from dns.rdtypes.ANY.TXT import TXT
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from mailprobe.checks.policy import SpfReport, check_spf, evaluate_spf
 from mailprobe.dns import DnsAnswer, DnsStatus
@@ -419,3 +421,84 @@ def test_exchanger_findings() -> None:
     refused = [f for f in report.findings if f.code == "spf.mx-not-permitted"]
     assert [f.subject for f in permitted] == ["192.0.2.25"]
     assert [f.subject for f in refused] == ["192.0.2.99"]
+
+
+def test_macro_target_that_is_no_dns_name_does_not_match() -> None:
+    zone = {"example.test": {"TXT": ["v=spf1 a:%{s}.example.test exists:%{l}.x.example.test -all"]}}
+    resolver = FakeResolver(zone)
+    evaluation, failures = asyncio.run(evaluate_spf("192.0.2.1", "example.test", resolver))
+    assert evaluation.result == "fail" and failures == []
+    assert ("postmaster@example.test.example.test", "A") not in resolver.queries
+
+
+def test_analysis_of_many_a_terms_is_bounded() -> None:
+    zone: dict[str, dict[str, list[str]]] = {}
+    names = [f"i{n}.example.test" for n in range(30)]
+    top = " ".join(f"include:{n}" for n in names)
+    zone["example.test"] = {"TXT": [f"v=spf1 {top} -all"]}
+    for name in names:
+        terms = " ".join(f"a:h{k}.{name}" for k in range(20))
+        zone[name] = {"TXT": [f"v=spf1 {terms} -all"]}
+    resolver = FakeResolver(zone)
+    report = asyncio.run(check_spf("example.test", resolver, ()))
+    assert report.lookup_count == 30 + 30 * 20
+    assert not report.void_lookup_count_complete
+    assert len(resolver.queries) < 200
+
+
+_NAMES = st.sampled_from(["example.test", "a.example.test", "b.example.test", "gone.test"])
+_TERMS = st.sampled_from(
+    [
+        "include:a.example.test",
+        "include:b.example.test",
+        "redirect=a.example.test",
+        "redirect=example.test",
+        "a",
+        "a:b.example.test/24",
+        "mx",
+        "mx:a.example.test",
+        "ptr",
+        "exists:%{i}.example.test",
+        "include:%{d}",
+        "ip4:192.0.2.0/24",
+        "ip6:::1",
+        "-all",
+        "~all",
+        "?all",
+        "exp=%{d}",
+        "bad:term",
+        "ip4:300.1.1.1",
+    ]
+)
+_RECORD = st.lists(_TERMS, max_size=8).map(lambda terms: " ".join(["v=spf1", *terms]))
+_STATUS = st.sampled_from([None, DnsStatus.TIMEOUT, DnsStatus.SERVFAIL])
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.dictionaries(_NAMES, st.lists(_RECORD, min_size=0, max_size=2), max_size=4),
+    st.dictionaries(_NAMES, _STATUS, max_size=2),
+    st.sampled_from(["192.0.2.7", "::1", "198.51.100.1"]),
+)
+def test_check_spf_never_raises_and_terminates(
+    records: dict[str, list[str]], statuses: dict[str, DnsStatus | None], address: str
+) -> None:
+    zone: dict[str, dict[str, list[str]]] = {}
+    for name, texts in records.items():
+        zone[name] = {"TXT": texts, "A": ["192.0.2.7"], "MX": ["10 a.example.test."]}
+    forced = {(name, "TXT"): status for name, status in statuses.items() if status is not None}
+    resolver = FakeResolver(zone, forced)
+    report = asyncio.run(check_spf("example.test", resolver, [address]))
+    assert len(resolver.queries) < 400
+    if ("example.test", "TXT") in forced:
+        assert report.findings == () and report.failures
+    for evaluation in report.evaluations:
+        assert evaluation.result in (
+            "pass",
+            "fail",
+            "softfail",
+            "neutral",
+            "none",
+            "permerror",
+            "temperror",
+        )

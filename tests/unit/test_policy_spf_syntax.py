@@ -123,7 +123,19 @@ def test_valid_domain_specs(spec: str) -> None:
     assert domain_spec_error(spec) == ""
 
 
-@pytest.mark.parametrize("spec", ["", "com", "example.-bad", "example.123", "%{z}", "a b.com"])
+@pytest.mark.parametrize(
+    "spec",
+    [
+        "",
+        "com",
+        "example.-bad",
+        "example.123",
+        "%{z}",
+        "a b.com",
+        "a..example.com",
+        "x" * 64 + ".com",
+    ],
+)
 def test_invalid_domain_specs(spec: str) -> None:
     assert domain_spec_error(spec) != ""
 

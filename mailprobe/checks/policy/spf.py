@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import ipaddress
-from collections.abc import Iterable, Sequence
+from collections.abc import Awaitable, Iterable, Sequence
 from typing import TYPE_CHECKING
 
 from mailprobe.checks.policy._lookup import QueryResolver, fqdn, is_failed, is_void, lookup_txt
@@ -41,6 +41,8 @@ IpAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 #: The analysis fetches at most this many included records, so a hostile chain stays cheap.
 MAX_FOLLOWED_RECORDS = 40
+#: At most this many a/mx/exists targets are queried to count void lookups.
+MAX_PROBES = 50
 #: Include/redirect nesting the analysis follows before it stops (the limit of 10 lookups
 #: already makes deeper chains invalid).
 MAX_DEPTH = 12
@@ -97,8 +99,9 @@ class SpfReport:
     even when broken; ``record``/``parsed`` are set only when there is exactly one.
     ``lookup_count`` is the number of DNS-querying terms counted through every include and
     redirect (``lookup_count_complete`` is false when some could not be followed);
-    ``all_qualifier`` is the qualifier of the final ``all`` (``-``, ``~``, ``?``, ``+``), also
-    when it comes from a redirect target, else None.
+    ``void_lookup_count`` counts the terms whose target has no records (a/mx/exists targets
+    queried at most ``MAX_PROBES`` times); ``all_qualifier`` is the qualifier of the final
+    ``all`` (``-``, ``~``, ``?``, ``+``), also when it comes from a redirect target, else None.
     """
 
     domain: str
@@ -110,6 +113,7 @@ class SpfReport:
     lookup_count_complete: bool = True
     void_lookup_count: int = 0
     void_lookup_limit: int = VOID_LOOKUP_LIMIT
+    void_lookup_count_complete: bool = True
     includes: tuple[SpfInclude, ...] = ()
     all_qualifier: str | None = None
     all_domain: str | None = None
@@ -174,14 +178,14 @@ async def check_spf(
         )
     analysis = _Analysis(resolver)
     includes = await analysis.walk(domain, parsed, (domain,), 0)
-    findings.extend(analysis.findings)
+    findings.extend(sorted(analysis.findings, key=lambda f: (f.code, f.subject, f.summary)))
     findings.extend(_lookup_findings(domain, analysis))
     all_qualifier, all_domain = _final_all(domain, parsed, includes)
     findings.extend(_all_findings(domain, parsed, all_qualifier, all_domain))
     findings.extend(_style_findings(domain, record, parsed))
 
     evaluations: tuple[SpfEvaluation, ...] = ()
-    failures = list(analysis.failures)
+    failures = sorted(analysis.failures, key=lambda f: (f.step, f.message))
     addresses = _unique_addresses(exchanger_addresses)
     if parsed.valid:
         evaluated = await asyncio.gather(
@@ -201,6 +205,7 @@ async def check_spf(
         lookup_count=analysis.lookups,
         lookup_count_complete=analysis.complete,
         void_lookup_count=analysis.voids,
+        void_lookup_count_complete=analysis.voids_complete and analysis.complete,
         includes=includes,
         all_qualifier=all_qualifier,
         all_domain=all_domain,
@@ -234,6 +239,8 @@ class _Analysis:
         self.voids = 0
         self.complete = True
         self.followed = 0
+        self.probes = 0
+        self.voids_complete = True
         self.findings: list[Finding] = []
         self.failures: list[Failure] = []
         self.loop_found = False
@@ -245,7 +252,9 @@ class _Analysis:
     async def walk(
         self, domain: str, record: SpfRecord, path: tuple[str, ...], depth: int
     ) -> tuple[SpfInclude, ...]:
-        nodes: list[SpfInclude] = []
+        # the terms of one record are looked at concurrently, so the time taken grows with
+        # the nesting depth, not with the number of includes (each lookup has its timeout)
+        jobs: list[Awaitable[SpfInclude | None]] = []
         for term in record.terms:
             if not term.counts_lookup:
                 continue
@@ -253,10 +262,11 @@ class _Analysis:
                 continue  # never followed by receivers (§6.1), so it costs nothing
             self.lookups += 1
             if term.name in ("include", "redirect"):
-                nodes.append(await self._follow(domain, term, path, depth))
+                jobs.append(self._follow(domain, term, path, depth))
             elif term.name in ("a", "mx", "exists") and not term.has_macro:
-                await self._probe(domain, term)
-        return tuple(nodes)
+                jobs.append(self._probe(domain, term))
+        results = await asyncio.gather(*jobs)
+        return tuple(r for r in results if r is not None)
 
     async def _follow(
         self, domain: str, term: SpfTerm, path: tuple[str, ...], depth: int
@@ -329,6 +339,10 @@ class _Analysis:
     async def _probe(self, domain: str, term: SpfTerm) -> None:
         """Query the target of a/mx/exists once to find void lookups (names without
         records); an ``a`` counts as void only when it has neither A nor AAAA records."""
+        if self.probes >= MAX_PROBES:
+            self.voids_complete = False
+            return
+        self.probes += 1
         target = fqdn(term.value) if term.value else domain
         if term.name == "mx":
             answer = await self.resolver.query(target, "MX")
@@ -619,6 +633,8 @@ class _Evaluator:
             raise _Stop(verdict.result, verdict.reason)
         self._count_lookup(term)
         target = self._target(term, domain, context)
+        if not is_hostname(target):
+            return False  # a macro expanded to something no DNS name can be: no match
         if name == "a":
             return await self._address_match(term, target, count_void=True)
         if name == "mx":

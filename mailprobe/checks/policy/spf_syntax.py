@@ -273,10 +273,15 @@ def domain_spec_error(value: str) -> str:
     if value.endswith("}") or value[-2:] in ("%%", "%_", "%-"):
         return ""
     literal = value[:-1] if value.endswith(".") else value
-    head, dot, top = literal.rpartition(".")
+    _head, dot, top = literal.rpartition(".")
     if not dot or not top or not _TOPLABEL.fullmatch(top):
         return f"not a domain name: {shown(value, 60)}"
-    del head
+    if "%" not in value:  # without macros the name is final: it must be usable in the DNS
+        labels = literal.split(".")
+        if any(not label for label in labels):
+            return f"empty label in {shown(value, 60)}"
+        if any(len(label) > 63 for label in labels) or len(literal) > 253:
+            return f"label over 63 or name over 253 characters: {shown(value, 60)}"
     return ""
 
 
