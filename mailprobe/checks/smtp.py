@@ -496,6 +496,19 @@ class SmtpSession:
             checked_name=self.tls_server_name,
         )
 
+    def peer_certificate(self) -> bytes | None:
+        """The DER form of the certificate the server presented (None without TLS).
+
+        Used by ``check`` to compare the certificate with DANE TLSA records.
+        """
+        if self._smtp is None or not self._smtp.is_connected:
+            return None
+        ssl_object = self._smtp.get_transport_info("ssl_object")
+        if not isinstance(ssl_object, ssl.SSLObject | ssl.SSLSocket):
+            return None
+        der = ssl_object.getpeercert(binary_form=True)
+        return der or None
+
     async def auth(self, mechanism: str, user: str, password: str) -> Reply:
         """AUTH LOGIN / PLAIN / CRAM-MD5; the password and its encodings never reach the
         transcript. Returns the final reply (235 on success)."""

@@ -1,10 +1,252 @@
-"""`mailprobe check`: placeholder until its issue lands."""
+"""`mailprobe check`: the whole inbound mail-flow checklist of one or more domains."""
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import typer
+
+from mailprobe.cli.common import (
+    ConfigOpt,
+    JsonOpt,
+    NoColorOpt,
+    TimeoutOpt,
+    VerboseOpt,
+    apply_globals,
+    console,
+    emit,
+    global_options,
+    settings,
+)
 from mailprobe.errors import UsageError
+from mailprobe.model import worst_exit_code
+
+if TYPE_CHECKING:
+    from mailprobe.checks.check import CheckOptions, CheckReport
+
+#: Domains checked at once in a batch (each opens several SMTP connections).
+_BATCH_CONCURRENCY = 4
 
 
-def check() -> int:
-    """Not available yet."""
-    raise UsageError("this command is not available yet")
+def check(
+    domains: list[str] | None = typer.Argument(
+        None,
+        metavar="DOMAIN...",
+        help="Domains to check (Unicode names allowed); '-' reads them from stdin.",
+        show_default=False,
+    ),
+    file: str | None = typer.Option(
+        None,
+        "-f",
+        "--file",
+        metavar="FILE",
+        help="Read domains from FILE ('-' for stdin), one per line; '#' starts a comment.",
+    ),
+    server: list[str] | None = typer.Option(
+        None,
+        "--server",
+        "-s",
+        metavar="ADDR[:PORT]",
+        help="DNS server to ask (IPv6 as [::1]:53); repeat for fallbacks.",
+        show_default=False,
+    ),
+    smtp_port: int = typer.Option(
+        25, "--smtp-port", min=1, max=65535, metavar="PORT", help="SMTP port of the exchangers."
+    ),
+    helo: str | None = typer.Option(
+        None, "--helo", metavar="NAME", help="Name sent with EHLO (default: the local FQDN)."
+    ),
+    expect: str | None = typer.Option(
+        None,
+        "--expect",
+        metavar="PROFILE",
+        help="Verb profile of the exchangers (default: guessed from the banner).",
+    ),
+    rcpt: str | None = typer.Option(
+        None,
+        "--rcpt",
+        metavar="ADDR",
+        help="A recipient in the domain that must be accepted at RCPT (never DATA).",
+    ),
+    no_relay: bool = typer.Option(False, "--no-relay", help="Skip the relay battery."),
+    connections: int = typer.Option(
+        4,
+        "--connections",
+        min=1,
+        max=32,
+        metavar="N",
+        help="Concurrent connections of the relay battery per exchanger.",
+    ),
+    mta_sts_url: str | None = typer.Option(
+        None,
+        "--mta-sts-url",
+        metavar="URL",
+        help="Fetch the MTA-STS policy from URL instead of https://mta-sts.DOMAIN/... (tests).",
+    ),
+    ca_file: Path | None = typer.Option(
+        None,
+        "--ca-file",
+        metavar="PEM",
+        help="Trust this CA (PEM) for STARTTLS and the MTA-STS fetch instead of the system's.",
+    ),
+    dkim_selector: list[str] | None = typer.Option(
+        None,
+        "--dkim-selector",
+        metavar="S",
+        help="Check the DKIM key at S._domainkey.DOMAIN; repeatable.",
+        show_default=False,
+    ),
+    html: Path | None = typer.Option(
+        None, "--html", metavar="FILE", help="Also write a self-contained HTML report to FILE."
+    ),
+    allow_private: bool = typer.Option(
+        False,
+        "--allow-private",
+        help="Accept exchangers on private/loopback addresses (lab or internal set-ups): "
+        "those findings become information.",
+    ),
+    json_output: JsonOpt = False,
+    timeout: TimeoutOpt = None,
+    config: ConfigOpt = None,
+    no_color: NoColorOpt = False,
+    verbose: VerboseOpt = 0,
+) -> int:
+    """Run the inbound mail-flow checklist: DNS, reachability, SMTP, relay, policy records.
+
+    Exit code: 0 healthy, 1 a problem was found, 2 bad input, 3 a part could not complete
+    (e.g. an exchanger is unreachable; everything else is still reported). A batch exits with
+    the worst code of its domains; with --json it prints one JSON object per line.
+    """
+    apply_globals(json_output, timeout, config, no_color, verbose)
+    cfg = settings()
+    from mailprobe.checks.check import CheckOptions
+    from mailprobe.checks.ehlo import default_helo_name, get_profile, is_helo_name
+    from mailprobe.checks.smtp import check_argument
+    from mailprobe.cli.mx import _collect_domains
+    from mailprobe.dns import parse_domain, parse_server
+
+    names = _collect_domains(domains or [], file)
+    for source, name in names:
+        try:
+            parse_domain(name)
+        except UsageError as exc:
+            raise UsageError(f"{source}{exc}") from None
+    for spec in server or []:
+        parse_server(spec)
+    helo_name = helo or default_helo_name(cfg.helo)
+    check_argument(helo_name, "--helo")
+    if not is_helo_name(helo_name):
+        raise UsageError(f"--helo {helo_name!r} is not a host name or address literal")
+    profile = expect or cfg.expect
+    if profile:
+        get_profile(profile)
+    if rcpt is not None:
+        check_argument(rcpt, "--rcpt")
+        local, at, where = rcpt.rpartition("@")
+        if not at or not local or not where or " " in rcpt:
+            raise UsageError(f"--rcpt {rcpt!r} is not an address (user@domain)")
+    if ca_file is not None and not ca_file.is_file():
+        raise UsageError(f"--ca-file {ca_file}: no such file")
+    if mta_sts_url is not None and not mta_sts_url.lower().startswith(("https://", "http://")):
+        raise UsageError(f"--mta-sts-url {mta_sts_url!r}: expected an https:// URL")
+    selectors = tuple(dkim_selector or ())
+    for selector in selectors:
+        check_argument(selector, "--dkim-selector")
+        if not selector or any(ch.isspace() or ch == "/" for ch in selector):
+            raise UsageError(f"--dkim-selector {selector!r} is not a DNS label")
+    options = CheckOptions(
+        smtp_port=smtp_port,
+        helo=helo_name,
+        expect=profile,
+        rcpt=rcpt,
+        sender="",
+        relay=not no_relay,
+        connections=connections,
+        mta_sts_url=mta_sts_url,
+        ca_file=str(ca_file) if ca_file else None,
+        dkim_selectors=selectors,
+        allow_private=allow_private,
+        timeout=cfg.timeout,
+        session_timeout=cfg.session_timeout,
+    )
+    inputs_base: dict[str, Any] = {
+        "servers": list(server or ([cfg.dns_server] if cfg.dns_server else ["system"])),
+        "smtp_port": smtp_port,
+        "helo": helo_name,
+        "expect": profile,
+        "rcpt": rcpt,
+        "relay": not no_relay,
+        "connections": connections,
+        "mta_sts_url": mta_sts_url,
+        "dkim_selectors": list(selectors),
+        "allow_private": allow_private,
+    }
+    batch = [name for _source, name in names]
+    reports = _run(batch, list(server or []), options)
+    if html is not None:
+        _write_html(html, reports)
+    json_lines = len(reports) > 1
+    codes = [_show(report, inputs_base, json_lines) for report in reports]
+    return int(worst_exit_code(codes))
+
+
+def _show(report: CheckReport, inputs_base: dict[str, Any], json_lines: bool) -> int:
+    from mailprobe.render.check import render_check
+
+    inputs = {"domain": report.domain, **inputs_base}
+    verbose = global_options().verbose
+
+    def render(con: Any) -> None:
+        render_check(con, report, verbose, separator=json_lines)
+
+    return emit(
+        "check", inputs, report, report.exit_code, render, report.failures, json_lines=json_lines
+    )
+
+
+def _write_html(path: Path, reports: list[CheckReport]) -> None:
+    from mailprobe.render.html import render_html
+
+    try:
+        path.write_text(render_html(reports), encoding="utf-8")
+    except OSError as exc:
+        raise UsageError(f"cannot write {path}: {exc.strerror or exc}") from None
+
+
+def _run(domains: list[str], servers: list[str], options: CheckOptions) -> list[CheckReport]:
+    import asyncio
+    import contextlib
+
+    from mailprobe.checks.check import run_check
+    from mailprobe.dns import Resolver
+
+    cfg = settings()
+    results: list[CheckReport | None] = [None] * len(domains)
+    display: contextlib.AbstractContextManager[Any] = contextlib.nullcontext(None)
+    if sys.stderr.isatty():
+        from mailprobe.render.check import progress_display
+
+        display = progress_display(console(stderr=True), domains)
+
+    async def main(update: Any) -> None:
+        resolver = Resolver.from_settings(cfg, servers)
+        limit = asyncio.Semaphore(_BATCH_CONCURRENCY)
+
+        async def one(index: int, domain: str) -> None:
+            def progress(step: str, state: str) -> None:
+                if update is not None:
+                    update(index, step, state)
+
+            async with limit:
+                results[index] = await run_check(domain, resolver, options, progress)
+
+        try:
+            await asyncio.gather(*(one(i, d) for i, d in enumerate(domains)))
+        finally:
+            await resolver.aclose()
+
+    with display as update:
+        asyncio.run(main(update))
+    return [r for r in results if r is not None]

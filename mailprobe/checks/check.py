@@ -1,0 +1,1012 @@
+"""The whole inbound mail-flow checklist of one domain: ``run_check(domain, resolver, options)``.
+
+Steps, each a section of findings in the ``CheckReport``:
+
+1. ``dns``: everything ``mailprobe mx`` checks (``checks.mx.check_mx``), PTR and FCrDNS included.
+2. ``reachability``: every exchanger address on the SMTP port, concurrently: banner, latency.
+3. ``smtp``: per exchanger, on the connection opened in step 2: EHLO verbs against a profile
+   (``--expect`` or guessed from the banner), STARTTLS offered and working, certificate trusted
+   and naming the exchanger, ``postmaster@DOMAIN`` accepted at RCPT (RFC 5321 section 4.5.1),
+   a chosen recipient accepted; then RSET and QUIT. DATA is never sent.
+4. ``relay``: the relay-test battery (``checks.relay.check_relay``) against each exchanger.
+5. ``policy``: SPF, DMARC, MTA-STS, TLS-RPT, DANE (TLSA matched against the certificate step 3
+   saw) and DKIM (``checks.policy``).
+6. the ``summary``: counts per severity, the three most important fixes, the exit code.
+
+How the steps overlap: the exchangers and their addresses are read from the same resolver
+(and cache) the DNS step uses, so reachability, SMTP, relay and the policy lookups start as soon
+as the addresses are known, while the DNS step still checks reverse DNS. Exchangers run in
+parallel; the relay battery of an exchanger starts once its banner arrived, alongside the SMTP
+script. DANE waits for the certificate of its exchanger; the TLSA lookup itself is started
+early and answered from the cache.
+
+A step that depends on a step that failed is *skipped* (with the reason), not failed: an
+exchanger that cannot be reached gets a ``check.unreachable`` finding and a ``Failure``
+(exit 3), and its SMTP and relay parts are skipped while everything else is still reported.
+
+Finding codes of this module (the steps also carry the codes of mx, ehlo, tls, relay, policy):
+
+==============================  =====  ===================================================
+check.unreachable               fail   an exchanger address did not greet with 220
+check.no-exchanger              fail   no exchanger to test (null MX, or none resolves)
+check.latency                   ok     reachability: banner received, with latency
+check.server-guess              info   the kind of server, guessed from the banner
+check.private-accepted          info   a non-public exchanger accepted (``--allow-private``)
+smtp.postmaster-accepted        ok     RCPT TO:<postmaster@DOMAIN> accepted
+smtp.postmaster-rejected        fail   RFC 5321 requires postmaster; rejected
+smtp.postmaster-deferred        warn   postmaster deferred (4xx, e.g. greylisting)
+smtp.recipient-accepted         ok     ``--rcpt`` accepted
+smtp.recipient-rejected         fail   ``--rcpt`` rejected
+smtp.recipient-deferred         warn   ``--rcpt`` deferred
+smtp.recipient-not-tested       info   no ``--rcpt`` given
+smtp.mail-refused               fail   the test sender was refused at MAIL FROM
+tls.not-offered                 warn   the exchanger does not offer STARTTLS
+tls.starttls-failed             fail   STARTTLS offered but the handshake failed
+==============================  =====  ===================================================
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import re
+import time
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Literal
+
+from mailprobe.checks.ehlo import (
+    FALLBACK_HELO,
+    CommandResult,
+    TlsReport,
+    VerbComparison,
+    VerbProfile,
+    classify_reply,
+    compare_verbs,
+    diagnose_verbs,
+    get_profile,
+    parse_ehlo_reply,
+    tls_findings,
+    tls_report,
+)
+from mailprobe.checks.smtp import CertificateRejected, SmtpSession, TranscriptLine
+from mailprobe.errors import ProbeError
+from mailprobe.model import ExitCode, Failure, Finding, Severity, exit_code_for
+
+if TYPE_CHECKING:
+    from mailprobe.checks.mx import MxReport
+    from mailprobe.checks.policy import (
+        DkimReport,
+        DmarcReport,
+        MtaStsReport,
+        PolicyReport,
+        SpfReport,
+        TlsRptReport,
+    )
+    from mailprobe.checks.relay import RelayReport
+    from mailprobe.dns import Resolver
+
+StepName = Literal["dns", "reachability", "smtp", "relay", "policy"]
+StepStatus = Literal["ok", "problem", "incomplete", "skipped"]
+
+#: The checklist, in report order: step name -> section title.
+STEPS: dict[str, str] = {
+    "dns": "DNS",
+    "reachability": "Reachability",
+    "smtp": "SMTP",
+    "relay": "Relay",
+    "policy": "Policy records",
+}
+
+#: Findings of the DNS step that only say "not reachable from the Internet"; ``allow_private``
+#: turns them into information (for lab and internal set-ups).
+PRIVATE_CODES = frozenset({"mx.non-public-address", "mx.no-public-exchanger"})
+
+#: How servers announce themselves, checked in order against the banner and EHLO greeting:
+#: (pattern, key, title, verb profile or None). Servers without a profile get no verb
+#: complaints: their verb sets vary too much with configuration.
+SERVER_GUESSES: tuple[tuple[str, str, str, str | None], ...] = (
+    (
+        r"\.protection\.outlook\.com|\boutlook\.com\b",
+        "microsoft365",
+        "Microsoft 365 (Exchange Online)",
+        "exchange-internet",
+    ),
+    (
+        r"Microsoft ESMTP MAIL Service, Version: 5\.0\.",
+        "exchange2000",
+        "Exchange 2000 (Windows 2000 SMTP service)",
+        "exchange2000",
+    ),
+    (
+        r"Microsoft ESMTP MAIL Service, Version: 6\.0\.",
+        "exchange2003",
+        "Exchange 2003 (Windows 2003 SMTP service)",
+        "exchange2003",
+    ),
+    (r"Microsoft ESMTP MAIL Service", "exchange", "Microsoft Exchange", "exchange-internet"),
+    (r"\bgsmtp\b|\bmx\.google\.com\b", "google", "Google (Gmail / Workspace)", None),
+    (r"\bPostfix\b", "postfix", "Postfix", "postfix"),
+    (r"\bExim\b", "exim", "Exim", None),
+    (r"\bSendmail\b", "sendmail", "Sendmail", None),
+)
+
+#: Severity order for the "most important fixes" of the summary.
+_TOP_FIXES = 3
+
+Progress = Callable[[str, str], None]
+
+
+def _no_progress(step: str, state: str) -> None:
+    return None
+
+
+# --- options and results -------------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class CheckOptions:
+    """What ``run_check`` does; built and validated by the CLI."""
+
+    smtp_port: int = 25
+    helo: str = FALLBACK_HELO
+    expect: str | None = None
+    rcpt: str | None = None
+    sender: str = ""
+    relay: bool = True
+    connections: int = 4
+    mta_sts_url: str | None = None
+    ca_file: str | None = None
+    dkim_selectors: tuple[str, ...] = ()
+    allow_private: bool = False
+    timeout: float = 10.0
+    session_timeout: float = 60.0
+
+
+@dataclasses.dataclass(frozen=True)
+class StepResult:
+    """One section of the checklist: its status, why (when skipped), findings and failures.
+
+    ``status``: ok (nothing to fix), problem (a warning or failure), incomplete (a part could
+    not complete: exit 3), skipped (depends on a step that failed; ``reason`` says which).
+    ``skipped_parts`` names parts skipped inside a step that otherwise ran (e.g. one dead
+    exchanger).
+    """
+
+    name: str
+    title: str
+    status: StepStatus
+    reason: str = ""
+    skipped_parts: tuple[str, ...] = ()
+    findings: tuple[Finding, ...] = ()
+    failures: tuple[Failure, ...] = ()
+
+
+@dataclasses.dataclass(frozen=True)
+class Target:
+    """An exchanger as the check used it: preference, host name, addresses."""
+
+    preference: int
+    host: str
+    addresses: tuple[str, ...]
+
+
+@dataclasses.dataclass(frozen=True)
+class Reachability:
+    """One exchanger address on the SMTP port: did it greet, how fast, with what."""
+
+    host: str
+    address: str
+    port: int
+    #: "banner" (220), "rejected" (another code), "unreachable" (refused, timeout, no banner).
+    status: str
+    connect_ms: float | None = None
+    banner_ms: float | None = None
+    banner: tuple[str, ...] = ()
+    banner_code: int | None = None
+    message: str = ""
+
+
+@dataclasses.dataclass(frozen=True)
+class ServerGuess:
+    """What kind of server this is: guessed from the banner, or given with ``--expect``."""
+
+    key: str
+    title: str
+    profile: str | None
+    source: str
+
+
+@dataclasses.dataclass(frozen=True)
+class SmtpCheck:
+    """The SMTP step for one exchanger (on its first address that greeted)."""
+
+    host: str
+    address: str
+    port: int
+    server: ServerGuess | None
+    greeting_command: str | None
+    advertised: tuple[str, ...]
+    advertised_after_tls: tuple[str, ...]
+    comparison: VerbComparison | None
+    starttls_offered: bool
+    tls: TlsReport | None
+    mail: CommandResult | None
+    postmaster: CommandResult | None
+    recipient: CommandResult | None
+    findings: tuple[Finding, ...]
+    failure: Failure | None
+    transcript: tuple[TranscriptLine, ...]
+    _certificate: bytes | None = dataclasses.field(default=None, repr=False, compare=False)
+
+
+@dataclasses.dataclass(frozen=True)
+class Summary:
+    """Step 6: counts per severity, the most important fixes first, the exit code."""
+
+    counts: dict[str, int]
+    failures: int
+    top_fixes: tuple[Finding, ...]
+    exit_code: int
+    status: str
+
+
+@dataclasses.dataclass(frozen=True)
+class CheckReport:
+    """The whole checklist of one domain. JSON field names are the field names."""
+
+    domain: str
+    domain_ascii: str
+    domain_unicode: str
+    dns_servers: tuple[str, ...]
+    exchangers: tuple[Target, ...]
+    steps: tuple[StepResult, ...]
+    dns: MxReport | None
+    reachability: tuple[Reachability, ...]
+    smtp: tuple[SmtpCheck, ...]
+    relay: tuple[RelayReport, ...]
+    policy: PolicyReport | None
+    summary: Summary
+    seconds: float
+
+    @property
+    def findings(self) -> tuple[Finding, ...]:
+        """Every finding of every step, in step order."""
+        return tuple(f for step in self.steps for f in step.findings)
+
+    @property
+    def failures(self) -> tuple[Failure, ...]:
+        """Every part that could not complete."""
+        return tuple(f for step in self.steps for f in step.failures)
+
+    @property
+    def exit_code(self) -> ExitCode:
+        """0 healthy, 1 a problem found, 3 a part could not complete."""
+        return ExitCode(self.summary.exit_code)
+
+    def step(self, name: str) -> StepResult:
+        """The step called ``name``."""
+        return next(s for s in self.steps if s.name == name)
+
+
+# --- pure helpers ----------------------------------------------------------------------------
+
+
+def guess_server(banner: str, greeting: str = "") -> ServerGuess | None:
+    """The kind of server from its banner (and EHLO greeting), or None when unknown."""
+    text = f"{banner} {greeting}"
+    for pattern, key, title, profile in SERVER_GUESSES:
+        if re.search(pattern, text, re.IGNORECASE):
+            return ServerGuess(key, title, profile, "banner")
+    return None
+
+
+def step_status(findings: Sequence[Finding], failures: Sequence[Failure]) -> StepStatus:
+    """ok / problem / incomplete, from what a step found."""
+    if failures:
+        return "incomplete"
+    if any(f.severity in (Severity.WARN, Severity.FAIL) for f in findings):
+        return "problem"
+    return "ok"
+
+
+def make_step(
+    name: str,
+    findings: Sequence[Finding] = (),
+    failures: Sequence[Failure] = (),
+    *,
+    skipped: str | None = None,
+    skipped_parts: Sequence[str] = (),
+) -> StepResult:
+    """A ``StepResult``; ``skipped`` gives the reason a whole step did not run."""
+    if skipped is not None:
+        return StepResult(name, STEPS[name], "skipped", skipped, tuple(skipped_parts))
+    ordered = tuple(sorted(findings, key=lambda f: -f.severity.rank))
+    return StepResult(
+        name,
+        STEPS[name],
+        step_status(ordered, failures),
+        "",
+        tuple(skipped_parts),
+        ordered,
+        tuple(failures),
+    )
+
+
+def summarize(steps: Sequence[StepResult]) -> Summary:
+    """Counts, the three most important fixes (fail before warn, one per fix text), exit code."""
+    findings = [f for s in steps for f in s.findings]
+    failures = [f for s in steps for f in s.failures]
+    counts = {sev.value: 0 for sev in Severity}
+    for finding in findings:
+        counts[finding.severity.value] += 1
+    ranked = sorted(
+        (f for f in findings if f.severity in (Severity.FAIL, Severity.WARN) and f.fix),
+        key=lambda f: -f.severity.rank,
+    )
+    top: list[Finding] = []
+    seen_fixes: set[str] = set()
+    for finding in ranked:
+        if finding.fix in seen_fixes:
+            continue
+        seen_fixes.add(finding.fix)
+        top.append(finding)
+        if len(top) == _TOP_FIXES:
+            break
+    code = exit_code_for(findings, failures)
+    status = {
+        ExitCode.HEALTHY: "healthy",
+        ExitCode.PROBLEM: "problem",
+        ExitCode.INCOMPLETE: "incomplete",
+    }.get(code, "problem")
+    return Summary(counts, len(failures), tuple(top), int(code), status)
+
+
+def soften_private(findings: Sequence[Finding]) -> tuple[Finding, ...]:
+    """``--allow-private``: non-public exchanger findings become information."""
+    out: list[Finding] = []
+    for finding in findings:
+        if finding.code in PRIVATE_CODES and finding.severity is not Severity.INFO:
+            out.append(
+                dataclasses.replace(
+                    finding,
+                    severity=Severity.INFO,
+                    summary=f"{finding.summary} (accepted with --allow-private)",
+                )
+            )
+        else:
+            out.append(finding)
+    return tuple(out)
+
+
+def _subject(host: str, address: str, port: int) -> str:
+    where = f"[{address}]" if ":" in address else address
+    return f"{host} {where}:{port}" if host != address else f"{where}:{port}"
+
+
+# --- the SMTP step for one exchanger ----------------------------------------------------------
+
+
+class _Exchange:
+    """Reachability, SMTP and relay of one exchanger (all its addresses)."""
+
+    def __init__(self, target: Target, domain: str, opts: CheckOptions) -> None:
+        self.target = target
+        self.domain = domain
+        self.opts = opts
+        self.reach: list[Reachability] = []
+        self.reach_findings: list[Finding] = []
+        self.reach_failures: list[Failure] = []
+        self.smtp: SmtpCheck | None = None
+        self.relay: RelayReport | None = None
+        self.skipped: str | None = None
+
+    def _session(self, address: str, verify: bool = True) -> SmtpSession:
+        return SmtpSession(
+            self.target.host,
+            self.opts.smtp_port,
+            address=address,
+            helo_name=self.opts.helo,
+            timeout=self.opts.timeout,
+            tls_verify=verify,
+            ca_file=self.opts.ca_file,
+        )
+
+    async def _open(self, address: str) -> SmtpSession | None:
+        """Connect and read the banner of one address; record its reachability."""
+        host, port = self.target.host, self.opts.smtp_port
+        session = self._session(address)
+        subject = _subject(host, address, port)
+        try:
+            banner = await session.open()
+        except ProbeError as exc:
+            session.close()
+            reply = session.banner
+            status = "rejected" if reply is not None else "unreachable"
+            self.reach.append(
+                Reachability(
+                    host,
+                    address,
+                    port,
+                    status,
+                    _timing_ms(session, "connect"),
+                    None,
+                    reply.lines if reply else (),
+                    reply.code if reply else None,
+                    exc.failure.message,
+                )
+            )
+            self.reach_findings.append(
+                Finding(
+                    Severity.FAIL,
+                    "check.unreachable",
+                    f"{subject}: {exc.failure.message}",
+                    "Check that the mail server runs and listens on port 25 of this address, "
+                    "and that firewalls and port forwarding let port 25 in from the Internet.",
+                    subject,
+                )
+            )
+            self.reach_failures.append(dataclasses.replace(exc.failure, step="reachability"))
+            return None
+        connect_ms = _timing_ms(session, "connect")
+        banner_ms = _timing_ms(session, "banner")
+        self.reach.append(
+            Reachability(
+                host,
+                address,
+                port,
+                "banner",
+                connect_ms,
+                banner_ms,
+                banner.lines,
+                banner.code,
+            )
+        )
+        total = (connect_ms or 0.0) + (banner_ms or 0.0)
+        self.reach_findings.append(
+            Finding(
+                Severity.OK,
+                "check.latency",
+                f"{subject} greets in {total:.0f} ms (connect {connect_ms or 0:.0f} ms)",
+                "",
+                subject,
+            )
+        )
+        return session
+
+    async def run(self, relay_runner: Callable[[str, str], asyncio.Task[RelayReport]]) -> None:
+        """Open every address at once; the first that greets carries SMTP (and starts relay)."""
+        sessions = await asyncio.gather(*(self._open(a) for a in self.target.addresses))
+        self.reach.sort(key=lambda r: self.target.addresses.index(r.address))
+        chosen: SmtpSession | None = None
+        for session in sessions:
+            if session is None:
+                continue
+            if chosen is None:
+                chosen = session
+            else:
+                await session.quit()
+        if chosen is None:
+            self.skipped = (
+                f"{self.target.host}: skipped, no address reachable"
+                if self.target.addresses
+                else f"{self.target.host}: skipped, no address"
+            )
+            return
+        assert chosen.address is not None
+        relay_task = relay_runner(self.target.host, chosen.address) if self.opts.relay else None
+        script = _SmtpScript(self, chosen)
+        try:
+            async with asyncio.timeout(self.opts.session_timeout):
+                self.smtp = await script.run()
+        except TimeoutError:
+            self.smtp = script.timed_out()
+        finally:
+            for session in script.sessions:
+                session.close()
+        if relay_task is not None:
+            self.relay = await relay_task
+
+
+def _timing_ms(session: SmtpSession, step: str) -> float | None:
+    for timing in session.timings:
+        if timing.step == step:
+            return round(timing.seconds * 1000, 1)
+    return None
+
+
+class _SmtpScript:
+    """EHLO, STARTTLS, MAIL, RCPT postmaster and ``--rcpt``, RSET, QUIT on one connection."""
+
+    def __init__(self, exchange: _Exchange, session: SmtpSession) -> None:
+        self.ex = exchange
+        self.opts = exchange.opts
+        self.session = session
+        self.sessions = [session]
+        self.host = exchange.target.host
+        assert session.address is not None
+        self.address = session.address
+        self.subject = _subject(self.host, self.address, self.opts.smtp_port)
+        self.findings: list[Finding] = []
+        self.failure: Failure | None = None
+        self.server: ServerGuess | None = None
+        self.greeting: str | None = None
+        self.before: tuple[str, ...] = ()
+        self.after: tuple[str, ...] = ()
+        self.offered = False
+        self.tls: TlsReport | None = None
+        self.certificate: bytes | None = None
+        self.mail: CommandResult | None = None
+        self.postmaster: CommandResult | None = None
+        self.recipient: CommandResult | None = None
+
+    def _add(self, severity: Severity, code: str, summary: str, fix: str = "") -> None:
+        self.findings.append(Finding(severity, code, summary, fix, self.subject))
+
+    async def run(self) -> SmtpCheck:
+        try:
+            await self._script()
+        except ProbeError as exc:
+            self.failure = dataclasses.replace(exc.failure, step=f"smtp {exc.failure.step}")
+        return self.result()
+
+    def timed_out(self) -> SmtpCheck:
+        self.failure = Failure(
+            "smtp",
+            f"the SMTP session took longer than {self.opts.session_timeout:g} s",
+            self.address,
+            self.opts.smtp_port,
+            self.opts.session_timeout,
+        )
+        return self.result()
+
+    async def _hello(self, session: SmtpSession) -> tuple[str, ...]:
+        reply = await session.hello()
+        self.greeting = "HELO" if session.used_helo else "EHLO"
+        if session.used_helo:
+            return ()
+        return parse_ehlo_reply(reply.lines).keywords
+
+    async def _reopen(self, verify: bool) -> SmtpSession:
+        self.session.close()
+        session = self.ex._session(self.address, verify=verify)
+        self.sessions.append(session)
+        self.session = session
+        await session.open()
+        await self._hello(session)
+        return session
+
+    async def _script(self) -> None:
+        session = self.session
+        banner = " ".join(session.banner.lines) if session.banner else ""
+        self.before = await self._hello(session)
+        assert session.ehlo_reply is not None
+        self.server = guess_server(banner, session.ehlo_reply.lines[0])
+        profile = self._profile()
+        if self.server is not None:
+            what = self.server.title
+            verbs = (
+                f"EHLO verbs compared with profile {self.server.profile}"
+                if profile is not None
+                else "no verb profile for it, so its EHLO verbs are not judged"
+            )
+            how = "given with --expect" if self.server.source == "--expect" else "from its banner"
+            self._add(Severity.INFO, "check.server-guess", f"{what} ({how}); {verbs}")
+        self.offered = "STARTTLS" in self.before
+        if self.offered:
+            session = await self._starttls(session)
+        else:
+            self._add(
+                Severity.WARN,
+                "tls.not-offered",
+                "the exchanger does not offer STARTTLS: mail to it travels unencrypted, and "
+                "MTA-STS and DANE cannot work",
+                "Install a certificate for the MX host name and enable STARTTLS (Postfix: "
+                "smtpd_tls_security_level = may; Exchange: bind a certificate to SMTP).",
+            )
+        if profile is not None:
+            keywords = list(self.before) + [k for k in self.after if k not in self.before]
+            comparison = compare_verbs(keywords, profile)
+            self._comparison = comparison
+            for finding in diagnose_verbs(comparison, profile, self.subject):
+                if finding.code == "ehlo.unexpected-verbs" and finding.severity is Severity.INFO:
+                    continue  # vendor extras are not worth a line in the checklist
+                self.findings.append(finding)
+        await self._envelope(session)
+        await session.quit()
+
+    _comparison: VerbComparison | None = None
+
+    def _profile(self) -> VerbProfile | None:
+        if self.opts.expect:
+            profile = get_profile(self.opts.expect)
+            self.server = ServerGuess(profile.name, profile.title, profile.name, "--expect")
+            return profile
+        if self.server is None or self.server.profile is None:
+            return None
+        return get_profile(self.server.profile)
+
+    async def _starttls(self, session: SmtpSession) -> SmtpSession:
+        verify_error: str | None = None
+        try:
+            await session.starttls(verify=True)
+        except CertificateRejected as exc:
+            verify_error = exc.verify_error
+            session = await self._reopen(verify=False)
+            await session.starttls(verify=False)
+        except ProbeError as exc:
+            self._add(
+                Severity.FAIL,
+                "tls.starttls-failed",
+                f"STARTTLS is offered but does not work: {exc.failure.message}",
+                "Check the certificate and key configured for SMTP and the TLS settings; "
+                "senders that insist on TLS cannot deliver.",
+            )
+            session = await self._reopen(verify=True)
+            return session
+        if session.tls is not None:
+            info = session.tls
+            if verify_error is not None:
+                info = dataclasses.replace(info, verified=False)
+            self.tls = tls_report(info, "starttls", verify_error)
+            for finding in tls_findings(self.tls, self.subject):
+                summary = finding.summary.replace(" (continued because of --insecure)", "")
+                self.findings.append(dataclasses.replace(finding, summary=summary))
+        self.certificate = session.peer_certificate()
+        assert session.ehlo_reply is not None
+        self.after = (
+            () if session.used_helo else parse_ehlo_reply(session.ehlo_reply.lines).keywords
+        )
+        return session
+
+    async def _envelope(self, session: SmtpSession) -> None:
+        sender = self.opts.sender
+        reply = await session.mail(sender)
+        self.mail = classify_reply(f"MAIL FROM:<{sender}>", reply)
+        if reply.code >= 400:
+            self._add(
+                Severity.FAIL,
+                "smtp.mail-refused",
+                f"MAIL FROM:<{sender}> refused: {reply.code} {reply.text}",
+                "The null sender <> must be accepted (RFC 5321 section 4.5.5: bounces use it); "
+                "check sender restrictions.",
+            )
+            return
+        postmaster = f"postmaster@{self.ex.domain}"
+        reply = await session.rcpt(postmaster)
+        self.postmaster = classify_reply(f"RCPT TO:<{postmaster}>", reply)
+        self._judge_rcpt(
+            "postmaster",
+            postmaster,
+            self.postmaster,
+            "RFC 5321 section 4.5.1 requires every domain that accepts mail to accept mail "
+            f"for postmaster: create the mailbox or an alias for {postmaster}, and exempt it "
+            "from sender and content filters.",
+        )
+        if self.opts.rcpt:
+            reply = await session.rcpt(self.opts.rcpt)
+            self.recipient = classify_reply(f"RCPT TO:<{self.opts.rcpt}>", reply)
+            self._judge_rcpt(
+                "recipient",
+                self.opts.rcpt,
+                self.recipient,
+                f"Check that {self.opts.rcpt} exists and that this server accepts mail for "
+                f"{self.ex.domain} (accepted domains / mydestination / relay domains).",
+            )
+        if session.connected:
+            await session.rset()
+
+    def _judge_rcpt(self, what: str, address: str, result: CommandResult, fix: str) -> None:
+        code = f"{result.code} {result.enhanced_code or ''}".strip()
+        if result.outcome == "accepted":
+            self._add(
+                Severity.OK, f"smtp.{what}-accepted", f"RCPT TO:<{address}> accepted ({code})"
+            )
+        elif result.outcome == "deferred":
+            self._add(
+                Severity.WARN,
+                f"smtp.{what}-deferred",
+                f"RCPT TO:<{address}> deferred: {code} {result.text}",
+                fix + " A 4xx may also be greylisting: retry later.",
+            )
+        else:
+            self._add(
+                Severity.FAIL,
+                f"smtp.{what}-rejected",
+                f"RCPT TO:<{address}> rejected: {code} {result.text}",
+                fix,
+            )
+
+    def result(self) -> SmtpCheck:
+        transcript: list[TranscriptLine] = []
+        for session in self.sessions:
+            transcript.extend(session.transcript)
+        return SmtpCheck(
+            host=self.host,
+            address=self.address,
+            port=self.opts.smtp_port,
+            server=self.server,
+            greeting_command=self.greeting,
+            advertised=self.before,
+            advertised_after_tls=self.after,
+            comparison=self._comparison,
+            starttls_offered=self.offered,
+            tls=self.tls,
+            mail=self.mail,
+            postmaster=self.postmaster,
+            recipient=self.recipient,
+            findings=tuple(sorted(self.findings, key=lambda f: -f.severity.rank)),
+            failure=self.failure,
+            transcript=tuple(transcript),
+            _certificate=self.certificate,
+        )
+
+
+# --- the orchestration -----------------------------------------------------------------------
+
+
+async def _targets(domain: str, resolver: Resolver) -> tuple[list[Target] | None, str | None]:
+    """The exchangers and addresses to test, or why there are none."""
+    from mailprobe.dns import addresses, resolve_exchangers
+
+    try:
+        found = await resolve_exchangers(domain, resolver)
+    except ProbeError as exc:
+        return None, f"the MX lookup failed ({exc.failure.message})"
+    if not found:
+        return [], "the domain publishes a null MX (it accepts no mail)"
+
+    async def one(preference: int, host: str) -> Target:
+        try:
+            addrs = await addresses(host, resolver)
+        except ProbeError:
+            addrs = []
+        return Target(preference, host, tuple(addrs))
+
+    targets = list(await asyncio.gather(*(one(p, h) for p, h in found)))
+    return targets, None
+
+
+async def run_check(
+    domain: str,
+    resolver: Resolver,
+    options: CheckOptions | None = None,
+    progress: Progress = _no_progress,
+) -> CheckReport:
+    """Run the whole checklist for ``domain`` and return the report (never prints).
+
+    Raises ``UsageError`` only for a malformed domain or profile; network trouble is in the
+    report as findings and failures. ``progress(step, state)`` is called with state
+    ``running``, ``done`` or ``skipped`` as steps start and end (for a live display).
+    """
+    from mailprobe.checks.mx import MxOptions, check_mx
+    from mailprobe.dns import parse_domain
+
+    opts = options or CheckOptions()
+    ascii_name, unicode_name = parse_domain(domain)
+    if opts.expect:
+        get_profile(opts.expect)  # a bad profile is a usage error before any connection
+    started = time.monotonic()
+    for name in STEPS:
+        progress(name, "waiting")
+    progress("dns", "running")
+    mx_task = asyncio.ensure_future(
+        check_mx(ascii_name, [resolver], MxOptions(connect=False, timeout=opts.timeout))
+    )
+    targets, no_target_reason = await _targets(ascii_name, resolver)
+
+    # Policy lookups start now, alongside SMTP; DANE lookups too (answers cached for later).
+    policy_task: asyncio.Future[_Lookups] | None = None
+    if targets is not None:
+        policy_task = asyncio.ensure_future(_policy_lookups(ascii_name, resolver, targets, opts))
+        progress("policy", "running")
+
+    exchanges = [_Exchange(t, ascii_name, opts) for t in targets or []]
+    relay_tasks: list[asyncio.Task[RelayReport]] = []
+
+    def start_relay(host: str, address: str) -> asyncio.Task[RelayReport]:
+        if not relay_tasks:
+            progress("relay", "running")
+        task = asyncio.ensure_future(_relay(host, address, ascii_name, opts))
+        relay_tasks.append(task)
+        return task
+
+    if exchanges:
+        progress("reachability", "running")
+        progress("smtp", "running")
+    exchange_run = asyncio.gather(*(ex.run(start_relay) for ex in exchanges))
+    try:
+        mx_report = await mx_task
+    except BaseException:
+        exchange_run.cancel()
+        raise
+    progress("dns", "done")
+    await exchange_run
+    progress("reachability", "done" if exchanges else "skipped")
+    progress("smtp", "done" if exchanges else "skipped")
+    progress("relay", "done" if relay_tasks else "skipped")
+
+    # --- assemble the steps
+    dns_findings = list(mx_report.findings)
+    if opts.allow_private:
+        dns_findings = list(soften_private(dns_findings))
+    # Lookup failures are in the MX report already; NXDOMAIN and friends are findings there.
+    dns_failures = list(mx_report.failures)
+    steps = [make_step("dns", dns_findings, dns_failures)]
+
+    if not exchanges:
+        reason = no_target_reason or "no exchanger to test"
+        for name in ("reachability", "smtp", "relay"):
+            steps.append(make_step(name, skipped=f"DNS step: {reason}"))
+    else:
+        unreachable = [ex.skipped for ex in exchanges if ex.skipped]
+        steps.append(
+            make_step(
+                "reachability",
+                [f for ex in exchanges for f in ex.reach_findings],
+                [f for ex in exchanges for f in ex.reach_failures],
+            )
+        )
+        smtp_checks = [ex.smtp for ex in exchanges if ex.smtp is not None]
+        if smtp_checks:
+            steps.append(
+                make_step(
+                    "smtp",
+                    [f for c in smtp_checks for f in c.findings] + _rcpt_note(opts, ascii_name),
+                    [c.failure for c in smtp_checks if c.failure is not None],
+                    skipped_parts=unreachable,
+                )
+            )
+        else:
+            steps.append(make_step("smtp", skipped="Reachability step: no exchanger greeted"))
+        if not opts.relay:
+            steps.append(make_step("relay", skipped="--no-relay"))
+        elif not relay_tasks:
+            steps.append(make_step("relay", skipped="Reachability step: no exchanger greeted"))
+        else:
+            relays = [ex.relay for ex in exchanges if ex.relay is not None]
+            steps.append(
+                make_step(
+                    "relay",
+                    [f for r in relays for f in r.findings],
+                    [f for r in relays for f in r.failures],
+                    skipped_parts=unreachable,
+                )
+            )
+
+    policy: PolicyReport | None = None
+    if policy_task is None:
+        steps.append(
+            make_step("policy", skipped=f"DNS step: {no_target_reason or 'MX lookup failed'}")
+        )
+        progress("policy", "skipped")
+    else:
+        certificates = {
+            ex.target.host: [ex.smtp._certificate]
+            for ex in exchanges
+            if ex.smtp is not None and ex.smtp._certificate is not None
+        }
+        policy = await _policy_finish(
+            ascii_name, resolver, targets or [], policy_task, certificates
+        )
+        steps.append(make_step("policy", policy.all_findings(), policy.all_failures()))
+        progress("policy", "done")
+
+    ordered = sorted(steps, key=lambda s: list(STEPS).index(s.name))
+    return CheckReport(
+        domain=domain,
+        domain_ascii=ascii_name,
+        domain_unicode=unicode_name,
+        dns_servers=tuple(s.label for s in resolver.servers),
+        exchangers=tuple(targets or ()),
+        steps=tuple(ordered),
+        dns=mx_report,
+        reachability=tuple(r for ex in exchanges for r in ex.reach),
+        smtp=tuple(ex.smtp for ex in exchanges if ex.smtp is not None),
+        relay=tuple(ex.relay for ex in exchanges if ex.relay is not None),
+        policy=policy,
+        summary=summarize(ordered),
+        seconds=round(time.monotonic() - started, 3),
+    )
+
+
+def _rcpt_note(opts: CheckOptions, domain: str) -> list[Finding]:
+    if opts.rcpt:
+        return []
+    return [
+        Finding(
+            Severity.INFO,
+            "smtp.recipient-not-tested",
+            f"no recipient of {domain} was tested besides postmaster (give one with --rcpt)",
+            "",
+            domain,
+        )
+    ]
+
+
+async def _relay(host: str, address: str, domain: str, opts: CheckOptions) -> RelayReport:
+    from mailprobe.checks.relay import RelayOptions, check_relay
+
+    options = RelayOptions(
+        port=opts.smtp_port,
+        address=address,
+        domain=domain,
+        helo=opts.helo,
+        connections=opts.connections,
+        timeout=opts.timeout,
+        session_timeout=opts.session_timeout,
+        ca_file=opts.ca_file,
+    )
+    return await check_relay(host, options)
+
+
+@dataclasses.dataclass(frozen=True)
+class _Lookups:
+    spf: SpfReport
+    dmarc: DmarcReport
+    mta_sts: MtaStsReport
+    tls_rpt: TlsRptReport
+    dkim: tuple[DkimReport, ...]
+
+
+async def _policy_lookups(
+    domain: str, resolver: Resolver, targets: Sequence[Target], opts: CheckOptions
+) -> _Lookups:
+    """Everything of the policy step that does not need a certificate, run now."""
+    import ssl
+
+    from mailprobe.checks.policy import (
+        check_dkim,
+        check_dmarc,
+        check_mta_sts,
+        check_spf,
+        check_tlsrpt,
+    )
+
+    hosts = [t.host for t in targets]
+    addresses = list(dict.fromkeys(a for t in targets for a in t.addresses))
+    verify: ssl.SSLContext | bool = True
+    if opts.ca_file:
+        verify = ssl.create_default_context(cafile=opts.ca_file)
+    tlsa = [resolver.query(f"_25._tcp.{h}", "TLSA") for h in hosts]
+    spf, dmarc, mta_sts, tls_rpt, dkim, _tlsa = await asyncio.gather(
+        check_spf(domain, resolver, addresses),
+        check_dmarc(domain, resolver),
+        check_mta_sts(
+            domain,
+            resolver,
+            hosts,
+            mta_sts_url=opts.mta_sts_url,
+            verify=verify,
+            timeout=opts.timeout,
+        ),
+        check_tlsrpt(domain, resolver),
+        asyncio.gather(*(check_dkim(domain, s, resolver) for s in opts.dkim_selectors)),
+        asyncio.gather(*tlsa),
+    )
+    return _Lookups(spf, dmarc, mta_sts, tls_rpt, tuple(dkim))
+
+
+async def _policy_finish(
+    domain: str,
+    resolver: Resolver,
+    targets: Sequence[Target],
+    lookups: asyncio.Future[_Lookups],
+    certificates: dict[str, list[bytes]],
+) -> PolicyReport:
+    """DANE with the certificates the SMTP step saw, and the whole policy report."""
+    from mailprobe.checks.policy import PolicyReport, check_dane
+
+    found = await lookups
+    hosts = [t.host for t in targets]
+    dane = await asyncio.gather(*(check_dane(h, resolver, certificates.get(h)) for h in hosts))
+    return PolicyReport(
+        domain,
+        tuple(hosts),
+        tuple(dict.fromkeys(a for t in targets for a in t.addresses)),
+        found.spf,
+        found.dmarc,
+        found.mta_sts,
+        found.tls_rpt,
+        tuple(dane),
+        found.dkim,
+    )
