@@ -54,3 +54,9 @@ def test_parsers_load_without_rich_or_typer() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
     )
     assert out.stdout.strip() == "[]"
+
+
+def test_summaries_never_carry_control_characters() -> None:
+    made = finding("tlsrpt.valid", "reports to mailto:\x1b[31mred@example.test\x00", subject="a\nb")
+    assert made.summary.isprintable() and made.subject.isprintable()
+    assert len(finding("spf.valid", "x" * 5000).summary) <= 600

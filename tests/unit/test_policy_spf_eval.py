@@ -502,3 +502,9 @@ def test_check_spf_never_raises_and_terminates(
             "permerror",
             "temperror",
         )
+
+
+def test_near_miss_record_is_hinted() -> None:
+    report = spf({"example.test": {"TXT": ["v=spf1-all"]}})
+    assert codes(report) == {"spf.missing"}
+    assert "looks close" in report.findings[0].summary

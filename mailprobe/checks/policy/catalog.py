@@ -351,7 +351,17 @@ def finding(
     return Finding(
         severity=usual if severity is None else severity,
         code=code,
-        summary=summary,
+        summary=_printable(summary, SUMMARY_MAX),
         fix=text,
-        subject=subject,
+        subject=_printable(subject, 300),
     )
+
+
+#: Longest summary kept; records quoted in summaries are already shortened.
+SUMMARY_MAX = 600
+
+
+def _printable(text: str, limit: int) -> str:
+    """Summaries quote DNS and HTTP data: no control characters (terminal escapes), bounded."""
+    flat = "".join(ch if ch.isprintable() else "\ufffd" for ch in text)
+    return flat if len(flat) <= limit else flat[: limit - 1] + "…"

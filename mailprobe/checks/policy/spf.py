@@ -141,7 +141,7 @@ async def check_spf(
         return SpfReport(domain, failures=(top.failure,))
     records = tuple(t for t in top.texts if is_spf_record(t))
     if not records:
-        others = [t for t in top.texts if t[:6].lower().startswith("v=spf")]
+        others = [t for t in top.texts if t.strip().lower().startswith("v=spf1")]
         hint = f" (a TXT record looks close: {shown(others[0], 60)})" if others else ""
         return SpfReport(
             domain,
