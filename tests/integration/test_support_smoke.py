@@ -11,10 +11,12 @@ import base64
 import socket
 import ssl
 from collections.abc import Callable
+from pathlib import Path
 
 import aiosmtplib
 import pytest
 
+from tests.support import postfix as postfix_support
 from tests.support.certs import ServerCert, TestCA
 from tests.support.peers import (
     AUTH_PASSWORD,
@@ -119,6 +121,12 @@ def test_ca_certificates_verify_and_fail_as_intended(
 
 # ---------------------------------------------------------------------------------------------
 # Postfix
+
+
+def test_postfix_factory_skips_when_postfix_is_missing(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(postfix_support, "POSTFIX", Path("/nonexistent/postfix"))
+    with pytest.raises(pytest.skip.Exception, match="install the Debian package postfix"):
+        PostfixFactory()("missing", "127.0.2.99")
 
 
 @pytest.mark.postfix

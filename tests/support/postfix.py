@@ -42,11 +42,12 @@ import signal
 import socket
 import subprocess
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, TYPE_CHECKING
+from typing import IO, TYPE_CHECKING, Any
 
 import pytest
 
@@ -539,30 +540,82 @@ def postfix_factory() -> Iterator[PostfixFactory]:
         factory.close()
 
 
+# The ready-made instances, shared by the fixtures and by running_instance() (benchmarks).
+PRESETS: dict[str, dict[str, Any]] = {
+    "closed": {"name": "closed", "address": "127.0.3.1"},
+    "open": {"name": "open", "address": "127.0.3.2", "extra_main_cf": {"mynetworks": "0.0.0.0/0"}},
+    "tls": {"name": "tls", "address": "127.0.2.1", "sasl_users": {SASL_USER: SASL_PASSWORD}},
+    "plain": {"name": "plain", "address": "127.0.2.2"},
+}
+
+
 @pytest.fixture(scope="session")
 def postfix_closed(postfix_factory: PostfixFactory) -> PostfixInstance:
     """Closed relay on 127.0.3.1: default relay restrictions, domain ``closed.test``."""
-    return postfix_factory("closed", "127.0.3.1")
+    return postfix_factory(**PRESETS["closed"])
 
 
 @pytest.fixture(scope="session")
 def postfix_open(postfix_factory: PostfixFactory) -> PostfixInstance:
     """Open relay on 127.0.3.2 (``mynetworks = 0.0.0.0/0``), domain ``open.test``; holds mail."""
-    return postfix_factory("open", "127.0.3.2", extra_main_cf={"mynetworks": "0.0.0.0/0"})
+    return postfix_factory(**PRESETS["open"])
 
 
 @pytest.fixture(scope="session")
 def postfix_tls(postfix_factory: PostfixFactory, server_cert: ServerCert) -> PostfixInstance:
     """STARTTLS (test-CA certificate) and Cyrus SASL after TLS on 127.0.2.1, domain ``tls.test``."""
-    return postfix_factory(
-        "tls",
-        "127.0.2.1",
-        tls_cert=server_cert,
-        sasl_users={SASL_USER: SASL_PASSWORD},
-    )
+    return postfix_factory(**PRESETS["tls"], tls_cert=server_cert)
 
 
 @pytest.fixture(scope="session")
 def postfix_plain(postfix_factory: PostfixFactory) -> PostfixInstance:
     """Plain Postfix (no TLS, no SASL) on 127.0.2.2, domain ``plain.test``."""
-    return postfix_factory("plain", "127.0.2.2")
+    return postfix_factory(**PRESETS["plain"])
+
+
+@contextlib.contextmanager
+def running_instance(preset: str, port: int = 25) -> Iterator[PostfixInstance]:
+    """One of the ready-made instances outside pytest (benchmarks, manual runs)::
+
+        with running_instance("closed") as closed:
+            subprocess.run(["swaks", "--server", f"{closed.address}:{closed.port}", ...])
+
+    The "tls" preset gets a certificate from a fresh test CA (``instance.tls_cert.ca``).
+    """
+    from tests.support.certs import DEFAULT_NAMES, TestCA
+
+    factory = PostfixFactory()
+    ca_dir = Path(tempfile.mkdtemp(prefix="mailprobe-ca-"))
+    try:
+        kwargs = dict(PRESETS[preset], port=port)
+        if preset == "tls":
+            ca_dir.chmod(0o755)
+            kwargs["tls_cert"] = TestCA(directory=ca_dir).issue(*DEFAULT_NAMES)
+        yield factory(**kwargs)
+    finally:
+        factory.close()
+        shutil.rmtree(ca_dir, ignore_errors=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m tests.support.postfix PRESET [SECONDS]``: run a ready-made instance, print
+    ``ADDRESS PORT CONFIG_DIR MAILLOG`` on one line, stop after SECONDS (default: until
+    SIGTERM/SIGINT)."""
+    import sys
+
+    args = sys.argv[1:] if argv is None else argv
+    if not args or args[0] not in PRESETS:
+        print(f"usage: python -m tests.support.postfix {{{','.join(PRESETS)}}} [SECONDS]")
+        return 2
+    seconds = float(args[1]) if len(args) > 1 else None
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    with running_instance(args[0]) as instance:
+        print(instance.address, instance.port, instance.config_dir, instance.maillog, flush=True)
+        stop.wait(seconds)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
