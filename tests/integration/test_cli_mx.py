@@ -570,3 +570,11 @@ def test_subprocess_console_script(external) -> None:
         ["mailprobe", "mx", "a b"], capture_output=True, text=True, timeout=60, check=False
     )
     assert bad.returncode == 2 and bad.stderr.count("\n") == 1
+
+
+def test_batch_progress_on_a_terminal(capsys, external, monkeypatch) -> None:
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True)
+    domains = ["single.mx.test", "null.mx.test", "healthy.mx.test"] * 3
+    code, out, _err = run(capsys, "--json", "--server", external.spec, *domains)
+    assert code == 1
+    assert [json.loads(line)["inputs"]["domain"] for line in out.splitlines()] == domains
