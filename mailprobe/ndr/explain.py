@@ -271,7 +271,7 @@ def _applies(entry: Entry, klass: int | None, subject: int | None) -> bool:
         return (klass is None or digits[0] == klass) and subject is None
     head = entry.code.split("-")[0]
     parts = head.split(".")
-    if klass is not None and parts[0] not in ("X", str(klass)):
+    if klass is not None and parts[0] != str(klass) and not (parts[0] == "X" and klass != 3):
         return False
     return subject is None or parts[1] == str(subject)
 
