@@ -34,19 +34,12 @@ if TYPE_CHECKING:
 
     from mailprobe.ndr.model import NdrReport
 
-_EPILOG = (
-    "Examples: mailprobe ndr 5.4.8 | mailprobe ndr 550 | "
-    "mailprobe ndr '550 5.1.1 <bob@example.com>: Recipient address rejected' | "
-    "mailprobe ndr --file bounce.eml | mailprobe ndr - < bounce.eml | "
-    "mailprobe ndr --list --class 5 --subject 7 | mailprobe ndr --search relay"
-)
-
 
 def ndr(
     codes: Annotated[
         list[str] | None,
         typer.Argument(
-            metavar="[CODE|LINE|-]...",
+            metavar="CODE|LINE|-",
             help="Status codes (5.1.1), reply codes (550), a reply line, or - to read a bounce "
             "from standard input.",
             show_default=False,
@@ -95,7 +88,15 @@ def ndr(
     no_color: NoColorOpt = False,
     verbose: VerboseOpt = 0,
 ) -> int:
-    """Explain delivery status codes, SMTP replies and bounce messages (NDRs)."""
+    """Explain delivery status codes, SMTP replies and bounce messages (NDRs).
+
+    Examples: ndr 5.4.8 | ndr 550 4.4.7 | ndr "550 5.1.1 User unknown"
+    | ndr --file bounce.eml | ndr - < bounce.eml | ndr --search relay
+    | ndr --list --class 5 --subject 7
+
+    Exit codes: 0 explained, 1 no code in the bounce (or no --search match),
+    2 bad input.
+    """
     apply_globals(json_output, timeout, config, no_color, verbose)
     return run_ndr(list(codes or []), file, list_codes, klass, subject, search)
 
