@@ -319,6 +319,20 @@ class PostfixInstance:
         except FileNotFoundError:
             return ""
 
+    def wait_for_log(
+        self, text: str, count: int = 1, since: int = 0, timeout: float = 10.0
+    ) -> bool:
+        """Wait (bounded) until ``text`` occurs ``count`` times in the maillog after character
+        offset ``since`` (e.g. ``len(maillog_text())`` taken earlier); postlogd writes
+        asynchronously, so a line may land shortly after the client is done."""
+        deadline = time.monotonic() + timeout
+        while True:
+            if self.maillog_text()[since:].count(text) >= count:
+                return True
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(0.05)
+
     def maillog_tail(self, lines: int = 20) -> str:
         """The last lines of the maillog."""
         return "\n".join(self.maillog_text().splitlines()[-lines:])
