@@ -127,6 +127,8 @@ def check(
     from mailprobe.cli.mx import _collect_domains
     from mailprobe.dns import parse_domain, parse_server
 
+    if not domains and file is None:
+        raise UsageError("give at least one domain, or -f FILE (see 'mailprobe check --help')")
     names = _collect_domains(domains or [], file)
     for source, name in names:
         try:
