@@ -393,3 +393,34 @@ def test_dkim_revoked_and_missing(dns_server: Callable[..., DnsServerHandle]) ->
     assert report.key is not None and report.key.revoked
     report = run(dns, lambda r: check_dkim("example.test", "nosuch", r))
     assert codes(report) == {"dkim.missing"}
+
+
+def test_mta_sts_host_is_resolved_through_the_check_resolver(
+    dns_server: Callable[..., DnsServerHandle], https_server: Callable[..., HttpsServer]
+) -> None:
+    web = https_server("127.0.5.10", names=("mta-sts.example.test",))
+    web.set(POLICY_PATH, POLICY)
+    # two addresses: nothing listens on the first one (refused), the second one serves
+    zone = _mta_sts_zone() + "mta-sts A 127.0.5.9\nmta-sts A 127.0.5.10\n"
+    dns = dns_server({"example.test": zone}, address=DNS_ADDRESS)
+    url = f"https://mta-sts.example.test:{web.port}{POLICY_PATH}"
+    report = _mta_sts(dns, web, mta_sts_url=url)
+    assert "mtasts.valid" in codes(report), report.findings
+    assert report.fetch is not None and report.fetch.address == "127.0.5.10"
+    assert web.requests[-1][2] == f"mta-sts.example.test:{web.port}"
+
+
+def test_mta_sts_host_problems(
+    dns_server: Callable[..., DnsServerHandle], https_server: Callable[..., HttpsServer]
+) -> None:
+    web = https_server("127.0.5.11")  # certificate without mta-sts.example.test
+    web.set(POLICY_PATH, POLICY)
+    zone = _mta_sts_zone() + "mta-sts A 127.0.5.11\n"
+    dns = dns_server({"example.test": zone}, address=DNS_ADDRESS)
+    report = _mta_sts(dns, web, mta_sts_url=f"https://mta-sts.example.test:{web.port}/x")
+    failed = next(f for f in report.findings if f.code == "mtasts.fetch-failed")
+    assert "TLS failed" in failed.summary and "certificate" in failed.summary
+    dns.set_zone("example.test", _mta_sts_zone())
+    report = _mta_sts(dns, web, mta_sts_url=f"https://mta-sts.example.test:{web.port}/x")
+    failed = next(f for f in report.findings if f.code == "mtasts.fetch-failed")
+    assert "no address" in failed.summary

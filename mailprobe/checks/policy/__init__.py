@@ -156,7 +156,7 @@ async def check_policies(
     certificates: Mapping[str, Sequence[bytes]] | None = None,
     dkim_selectors: Sequence[str] = (),
     mta_sts_url: str | None = None,
-    verify: ssl.SSLContext | bool = True,
+    verify: ssl.SSLContext | bool | str = True,
     timeout: float = 10.0,
 ) -> PolicyReport:
     """Run every policy check of ``domain`` concurrently.

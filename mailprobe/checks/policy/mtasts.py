@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import ipaddress
 import re
 import ssl
 from collections.abc import Iterable, Sequence
@@ -185,11 +186,14 @@ def uncovered_exchangers(patterns: Sequence[str], exchangers: Iterable[str]) -> 
 class PolicyFetch:
     """What the HTTPS fetch of the policy returned.
 
-    ``error`` describes a fetch senders would reject (finding); ``failure`` is set when the
-    fetch could not complete (timeout). ``body`` is the decoded text when it was read.
+    ``address`` is the address connected to when the host name was resolved through the
+    check's resolver (None when the system resolver did it). ``error`` describes a fetch
+    senders would reject (finding); ``failure`` is set when the fetch could not complete
+    (timeout). ``body`` is the decoded text when it was read.
     """
 
     url: str
+    address: str | None = None
     status_code: int | None = None
     content_type: str | None = None
     location: str | None = None
@@ -198,23 +202,60 @@ class PolicyFetch:
     error: str = ""
     error_code: str = ""
     failure: Failure | None = None
+    _connect_failed: bool = dataclasses.field(default=False, repr=False, compare=False)
 
 
 async def fetch_policy(
     url: str,
     *,
-    verify: ssl.SSLContext | bool = True,
+    verify: ssl.SSLContext | bool | str = True,
     timeout: float = 10.0,
     max_bytes: int = MAX_POLICY_BYTES,
+    addresses: Sequence[str] = (),
 ) -> PolicyFetch:
     """GET the policy at ``url`` the way a sender does: no redirects, at most ``max_bytes``,
-    ``timeout`` per phase and for the whole fetch. Never raises for network problems."""
+    ``timeout`` per phase (twice that for the whole fetch). Never raises for network
+    problems or a bad URL.
+
+    ``verify``: True (system CAs), False, an ``ssl.SSLContext``, or the path of a CA bundle.
+    ``addresses``: connect to these (the next one only when a connection is refused or
+    unreachable, at most ``MAX_ADDRESSES``) instead of resolving the URL's host with the
+    system resolver; the TLS server name and the Host header stay the URL's host.
+    """
+    if isinstance(verify, str):
+        verify = _context_from_file(verify)
+    if not addresses:
+        return await _fetch_once(url, None, verify, timeout, max_bytes)
+    result: PolicyFetch | None = None
+    for address in list(addresses)[:MAX_ADDRESSES]:
+        result = await _fetch_once(url, address, verify, timeout, max_bytes)
+        if not result._connect_failed:
+            break
+    assert result is not None
+    return result
+
+
+async def _fetch_once(
+    url: str,
+    address: str | None,
+    verify: ssl.SSLContext | bool,
+    timeout: float,
+    max_bytes: int,
+) -> PolicyFetch:
     import httpx
 
     from mailprobe.errors import PeerUnreachable, StepTimeout, translate
 
-    host = httpx.URL(url).host if url.startswith(("http://", "https://")) else None
+    host = _url_host(url)
+    base = PolicyFetch(url, address=address)
     try:
+        target = httpx.URL(url)
+        headers = {"Accept": "text/plain"}
+        extensions: dict[str, str] = {}
+        if address is not None and target.host:
+            headers["Host"] = target.netloc.decode("ascii")
+            extensions["sni_hostname"] = target.host
+            target = target.copy_with(host=address)
         async with (
             asyncio.timeout(timeout * 2),
             httpx.AsyncClient(
@@ -223,56 +264,80 @@ async def fetch_policy(
                 timeout=httpx.Timeout(timeout),
                 trust_env=False,
             ) as client,
-            client.stream("GET", url, headers={"Accept": "text/plain"}) as response,
+            client.stream("GET", target, headers=headers, extensions=extensions) as response,
         ):
-            content_type = response.headers.get("content-type")
-            location = response.headers.get("location")
-            if response.is_redirect or 300 <= response.status_code < 400:
-                return PolicyFetch(
-                    url,
-                    response.status_code,
-                    content_type,
-                    location,
-                    error=f"HTTP {response.status_code} redirect to "
-                    f"{shown(location or '?', 100)}; senders do not follow redirects",
+            code = response.status_code
+            got = dataclasses.replace(
+                base,
+                status_code=code,
+                content_type=response.headers.get("content-type"),
+                location=response.headers.get("location"),
+            )
+            if response.is_redirect or 300 <= code < 400:
+                return dataclasses.replace(
+                    got,
+                    error=f"HTTP {code} redirect to {shown(got.location or '?', 100)}; "
+                    "senders do not follow redirects",
                     error_code="mtasts.redirect",
                 )
-            if response.status_code != 200:
-                return PolicyFetch(
-                    url,
-                    response.status_code,
-                    content_type,
-                    error=f"HTTP status {response.status_code} (200 required)",
-                    error_code="mtasts.fetch-failed",
+            if code != 200:
+                return dataclasses.replace(
+                    got, error=f"HTTP status {code} (200 required)", error_code=_FETCH_FAILED
                 )
             chunks: list[bytes] = []
             size = 0
-            async for chunk in response.aiter_raw():
+            async for chunk in response.aiter_bytes():
                 size += len(chunk)
                 if size > max_bytes:
-                    return PolicyFetch(
-                        url,
-                        200,
-                        content_type,
+                    return dataclasses.replace(
+                        got,
                         size=size,
                         error=f"the policy is larger than {max_bytes} bytes",
                         error_code="mtasts.too-large",
                     )
                 chunks.append(chunk)
             body = b"".join(chunks).decode("utf-8", "replace")
-            return PolicyFetch(url, 200, content_type, body=body, size=size)
+            return dataclasses.replace(got, body=body, size=size)
     except Exception as exc:  # every failure becomes a value
-        problem = translate(exc, "mta-sts fetch", host, None, timeout)
+        problem = translate(exc, "mta-sts fetch", address or host, None, timeout)
         if isinstance(problem, StepTimeout):
-            return PolicyFetch(url, failure=problem.failure)
+            return dataclasses.replace(base, failure=problem.failure)
         tls = _tls_problem(exc)
+        unreachable = isinstance(problem, PeerUnreachable) and not tls
         if tls:
             message = f"TLS failed: {tls}"
-        elif isinstance(problem, PeerUnreachable):
+        elif unreachable:
             message = f"cannot connect: {problem.failure.message}"
         else:
             message = f"fetch failed: {problem.failure.message}"
-        return PolicyFetch(url, error=message, error_code="mtasts.fetch-failed")
+        where = f" ({address})" if address else ""
+        return dataclasses.replace(
+            base,
+            error=message + where,
+            error_code=_FETCH_FAILED,
+            _connect_failed=unreachable,
+        )
+
+
+_FETCH_FAILED = "mtasts.fetch-failed"
+#: Addresses of the policy host tried in turn when connections are refused.
+MAX_ADDRESSES = 3
+
+
+def _url_host(url: str) -> str | None:
+    import httpx
+
+    try:
+        return httpx.URL(url).host or None
+    except Exception:  # a malformed URL is reported by the fetch itself
+        return None
+
+
+def _context_from_file(path: str) -> ssl.SSLContext | bool:
+    try:
+        return ssl.create_default_context(cafile=path)
+    except (OSError, ssl.SSLError):
+        return True  # an unreadable bundle: verify with the system CAs (and fail visibly)
 
 
 def _tls_problem(exc: BaseException) -> str:
@@ -316,7 +381,7 @@ async def check_mta_sts(
     exchangers: Sequence[str] | None = None,
     *,
     mta_sts_url: str | None = None,
-    verify: ssl.SSLContext | bool = True,
+    verify: ssl.SSLContext | bool | str = True,
     timeout: float = 10.0,
 ) -> MtaStsReport:
     """Check MTA-STS for ``domain``: record, policy fetch (``mta_sts_url`` overrides
@@ -362,7 +427,7 @@ async def check_mta_sts(
         )
     url = mta_sts_url or f"https://mta-sts.{domain}/.well-known/mta-sts.txt"
     fetched, hosts = await asyncio.gather(
-        fetch_policy(url, verify=verify, timeout=timeout),
+        _fetch_resolved(url, resolver, verify, timeout),
         _exchangers(domain, resolver, exchangers),
     )
     exchanger_names, mx_failure = hosts
@@ -437,6 +502,34 @@ async def check_mta_sts(
             0, finding("mtasts.valid", f"MTA-STS of {domain}: mode {policy.mode}, id {record.id}")
         )
     return done(policy, uncovered)
+
+
+async def _fetch_resolved(
+    url: str, resolver: QueryResolver, verify: ssl.SSLContext | bool | str, timeout: float
+) -> PolicyFetch:
+    """Fetch ``url``, its host name resolved through ``resolver`` (the DNS server the whole
+    check uses), not the system resolver."""
+    host = _url_host(url)
+    if host is None or _is_address(host):
+        return await fetch_policy(url, verify=verify, timeout=timeout)
+    answers = await asyncio.gather(resolver.query(host, "A"), resolver.query(host, "AAAA"))
+    addresses = [str(r.address) for answer in answers for r in answer.rdata()]
+    if not addresses:
+        failed = [a for a in answers if a.status.failed]
+        if failed:
+            return PolicyFetch(url, failure=failed[0].failure(f"mta-sts {failed[0].rdtype}"))
+        return PolicyFetch(
+            url, error=f"{host} has no address (no A or AAAA records)", error_code=_FETCH_FAILED
+        )
+    return await fetch_policy(url, verify=verify, timeout=timeout, addresses=addresses)
+
+
+def _is_address(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        return False
+    return True
 
 
 async def _exchangers(
