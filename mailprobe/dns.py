@@ -400,14 +400,41 @@ def reverse_name(address: str) -> str:
 # --- transports ------------------------------------------------------------------------------
 
 
-def _build_query(name: dns.name.Name, rdtype: int, dnssec: bool) -> tuple[bytes, bytes]:
+def _name_wire(name: str) -> bytes:
+    """Uncompressed wire form of a name given as text (absolute; final dot optional)."""
+    if name in (".", ""):
+        return b"\x00"
+    if "\\" in name or not name.isascii():
+        encoded = dns.name.from_text(name).to_wire()
+        assert encoded is not None
+        return encoded
+    parts = []
+    for label in (name[:-1] if name.endswith(".") else name).split("."):
+        if not 0 < len(label) <= 63:
+            raise ValueError(f"{name!r}: empty label or label longer than 63 characters")
+        parts.append(bytes((len(label),)) + label.encode("ascii"))
+    wire = b"".join(parts) + b"\x00"
+    if len(wire) > 255:
+        raise ValueError(f"{name!r}: longer than 255 octets")
+    return wire
+
+
+_RDTYPES: dict[str, RdType] = {}
+
+
+def _rdtype(text: str) -> RdType:
+    found = _RDTYPES.get(text)
+    if found is None:
+        found = _RDTYPES[text] = dns.rdatatype.from_text(text)
+    return found
+
+
+def _build_query(name: str, rdtype: int, dnssec: bool) -> tuple[bytes, bytes]:
     """Wire form of a query with id 0 (RD, EDNS0 with our payload size, DO/AD when asked),
     and its question section (to match answers against)."""
     flags = 0x0100 | (0x0020 if dnssec else 0)  # RD, AD
     header = struct.pack("!HHHHHH", 0, flags, 1, 0, 0, 1)
-    encoded = name.to_wire()
-    assert encoded is not None
-    question = encoded + struct.pack("!HH", rdtype, 1)
+    question = _name_wire(name) + struct.pack("!HH", rdtype, 1)
     opt = b"\x00" + struct.pack("!HHBBHH", 41, _EDNS_PAYLOAD, 0, 0, 0x8000 if dnssec else 0, 0)
     return header + question + opt, question
 
@@ -602,16 +629,17 @@ class Resolver:
         if cached is not None and cached.done():
             return cached.result()
         if cached is None:
+            qname = name[:-1] if name.endswith(".") and name != "." else name
             try:
-                qname = dns.name.from_text(name)
-                qtype = dns.rdatatype.from_text(rdtype)
+                _name_wire(qname)
+                qtype = _rdtype(rdtype)
             except (dns.exception.DNSException, ValueError) as exc:
                 return DnsAnswer(name, rdtype, DnsStatus.ERROR, message=f"bad query: {exc}")
             cached = asyncio.ensure_future(self._lookup(qname, qtype, 0))
             self._cache[key] = cached
         return await asyncio.shield(cached)
 
-    async def _lookup(self, qname: dns.name.Name, qtype: RdType, depth: int) -> DnsAnswer:
+    async def _lookup(self, qname: str, qtype: RdType, depth: int) -> DnsAnswer:
         deadline = time.monotonic() + self.lifetime
         last: DnsAnswer | None = None
         for server in self.servers:
@@ -626,7 +654,7 @@ class Resolver:
             last = answer
         if last is None:
             return DnsAnswer(
-                _text(qname), dns.rdatatype.to_text(qtype), DnsStatus.TIMEOUT, message="no time"
+                qname, dns.rdatatype.to_text(qtype), DnsStatus.TIMEOUT, message="no time"
             )
         return last
 
@@ -636,7 +664,7 @@ class Resolver:
         if depth >= 4:
             return answer
         target = answer.cname_chain[-1]
-        rest = await self._lookup(dns.name.from_text(target), qtype, depth + 1)
+        rest = await self._lookup(target, qtype, depth + 1)
         return dataclasses.replace(
             rest, name=answer.name, cname_chain=answer.cname_chain + rest.cname_chain
         )
@@ -644,13 +672,13 @@ class Resolver:
     async def _ask(
         self,
         server: DnsServer,
-        qname: dns.name.Name,
+        qname: str,
         qtype: RdType,
         timeout: float,
     ) -> tuple[DnsAnswer, bool]:
         """One try at one server: the answer, and whether it ends in a CNAME left open."""
         wire, question = _build_query(qname, qtype, self.dnssec)
-        name_text, type_text = _text(qname), dns.rdatatype.to_text(qtype)
+        name_text, type_text = qname, dns.rdatatype.to_text(qtype)
 
         def failed(status: DnsStatus, message: str) -> tuple[DnsAnswer, bool]:
             answer = DnsAnswer(
@@ -688,7 +716,7 @@ class Resolver:
             message = dns.message.from_wire(data, ignore_trailing=True)
         except dns.exception.DNSException as exc:
             return failed(DnsStatus.ERROR, f"malformed answer ({exc})")
-        return _interpret(message, qname, qtype, server)
+        return _interpret(message, dns.name.from_text(qname), qtype, server)
 
     async def _doh_exchange(self, server: DnsServer, wire: bytes, timeout: float) -> bytes:
         import httpx
@@ -858,11 +886,11 @@ def _rdata_text(data: bytes, rtype: int, start: int, length: int) -> str:
 
 
 def _fast_interpret(
-    data: bytes, qname: dns.name.Name, qtype: RdType, server: DnsServer
+    data: bytes, qname: str, qtype: RdType, server: DnsServer
 ) -> tuple[DnsAnswer, bool] | None:
     """Read a response without dnspython when it holds only A, AAAA, MX, PTR, CNAME and NS
     answers (a batch's hot path); ``None`` means: use the full parser."""
-    if int(qtype) not in _FAST_TYPES:
+    if int(qtype) not in _FAST_TYPES or "\\" in qname:
         return None
     try:
         if len(data) < 12:
@@ -872,14 +900,14 @@ def _fast_interpret(
         for _ in range(qdcount):
             _labels, offset = _read_name(data, offset)
             offset += 4
-        answers: list[tuple[bytes, int, int, str]] = []
+        answers: list[tuple[str, int, int, str]] = []
         for _ in range(ancount):
             labels, offset = _read_name(data, offset)
             rtype, _rclass, ttl, rdlength = _RR_HEADER.unpack_from(data, offset)
             offset += 10
             if rtype not in _FAST_TYPES or offset + rdlength > len(data):
                 return None
-            owner = b".".join(labels).lower()
+            owner = ".".join(_label_text(label) for label in labels).lower()
             answers.append((owner, rtype, ttl, _rdata_text(data, rtype, offset, rdlength)))
             offset += rdlength
         negative_ttl = None
@@ -896,7 +924,7 @@ def _fast_interpret(
     except (_WireError, struct.error, ValueError, OSError):
         return None
     rcode = flags & 0x000F
-    name_text = _text(qname)
+    name_text = qname
     type_text = dns.rdatatype.to_text(qtype)
     base: dict[str, Any] = {
         "name": name_text,
@@ -907,7 +935,7 @@ def _fast_interpret(
         "_server": server,
     }
     chain: list[str] = []
-    current = name_text.lower().encode("ascii", "replace") if name_text != "." else b""
+    current = name_text.lower() if name_text != "." else ""
     final: list[tuple[int, str]] = []
     for _hop in range(_MAX_CNAME_HOPS):
         final = [
@@ -924,7 +952,7 @@ def _fast_interpret(
         if alias is None:
             break
         chain.append(alias.rstrip(".") or ".")
-        current = alias.rstrip(".").lower().encode("ascii", "replace")
+        current = alias.rstrip(".").lower()
     if rcode == 3:
         answer = DnsAnswer(
             status=DnsStatus.NXDOMAIN, ttl=negative_ttl, cname_chain=tuple(chain), **base
