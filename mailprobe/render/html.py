@@ -144,8 +144,9 @@ def _findings(findings: Iterable[Finding]) -> str:
 def _table(headers: Sequence[str], rows: Iterable[Sequence[str]]) -> str:
     """A table whose cells are already-escaped HTML."""
     head = "".join(f"<th>{esc(h)}</th>" for h in headers)
+    thead = f"<thead><tr>{head}</tr></thead>" if any(headers) else ""
     body = "".join("<tr>" + "".join(f"<td>{c}</td>" for c in row) + "</tr>" for row in rows)
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+    return f"<table>{thead}<tbody>{body}</tbody></table>"
 
 
 def _dns(report: CheckReport) -> str:
