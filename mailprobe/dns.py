@@ -68,7 +68,6 @@ import dns.message
 import dns.name
 import dns.rcode
 import dns.rdatatype
-import dns.reversename
 
 from mailprobe.errors import DnsFailure, StepTimeout, UsageError, translate
 from mailprobe.model import Failure
@@ -394,7 +393,7 @@ def to_unicode(ascii_name: str) -> str:
 
 def reverse_name(address: str) -> str:
     """The in-addr.arpa / ip6.arpa name of an address (no trailing dot)."""
-    return str(dns.reversename.from_address(address).to_text(omit_final_dot=True))
+    return ipaddress.ip_address(address).reverse_pointer
 
 
 # --- transports ------------------------------------------------------------------------------
@@ -631,7 +630,6 @@ class Resolver:
         if cached is None:
             qname = name[:-1] if name.endswith(".") and name != "." else name
             try:
-                _name_wire(qname)
                 qtype = _rdtype(rdtype)
             except (dns.exception.DNSException, ValueError) as exc:
                 return DnsAnswer(name, rdtype, DnsStatus.ERROR, message=f"bad query: {exc}")
@@ -677,7 +675,6 @@ class Resolver:
         timeout: float,
     ) -> tuple[DnsAnswer, bool]:
         """One try at one server: the answer, and whether it ends in a CNAME left open."""
-        wire, question = _build_query(qname, qtype, self.dnssec)
         name_text, type_text = qname, dns.rdatatype.to_text(qtype)
 
         def failed(status: DnsStatus, message: str) -> tuple[DnsAnswer, bool]:
@@ -685,6 +682,11 @@ class Resolver:
                 name_text, type_text, status, server=server.label, message=message, _server=server
             )
             return answer, False
+
+        try:
+            wire, question = _build_query(qname, qtype, self.dnssec)
+        except (dns.exception.DNSException, ValueError) as exc:
+            return failed(DnsStatus.ERROR, f"bad query: {exc}")
 
         self.queries_sent += 1
         try:

@@ -240,3 +240,9 @@ def test_doh_http_error() -> None:
 
     answer = run(scenario())
     assert answer.status is DnsStatus.ERROR and answer.message
+
+
+def test_bad_query_name_is_an_error_value(server) -> None:
+    answer = run(ask(server, "a" * 64 + ".example.test", "A"))
+    assert answer.status is DnsStatus.ERROR and "63" in answer.message
+    assert run(ask(server, "example.test", "NOSUCHTYPE")).status is DnsStatus.ERROR
