@@ -644,10 +644,12 @@ class RelayOptions:
 class _Dropped(Exception):
     """The server ended the session (421 or disconnect) during an item."""
 
-    def __init__(self, why: str, said_421: bool) -> None:
+    def __init__(self, why: str, said_421: bool, before_item: bool = False) -> None:
         super().__init__(why)
         self.why = why
         self.said_421 = said_421
+        #: True when the session ended at the RSET before the item: the item never started.
+        self.before_item = before_item
 
 
 @dataclasses.dataclass
@@ -769,7 +771,10 @@ class _Battery:
                 said_421 = isinstance(exc, _Dropped) and exc.said_421
                 why = exc.why if isinstance(exc, _Dropped) else exc.failure.message
                 conn.session.close()
-                self.retry(item, why)
+                if isinstance(exc, _Dropped) and exc.before_item:
+                    self.queue.appendleft(item)
+                else:
+                    self.retry(item, why)
                 self.dropped(conn, why)
                 conn = None
                 if said_421:
@@ -804,8 +809,12 @@ class _Battery:
     async def run_item(self, conn: _Conn, item: _Item) -> None:
         session = conn.session
         if conn.dirty:
-            rset = await session.rset()
-            _check_421(rset, "RSET")
+            try:
+                rset = await session.rset()
+            except ProbeError as exc:
+                raise _Dropped(exc.failure.message, said_421=False, before_item=True) from None
+            if rset.code == 421:
+                raise _Dropped(f"421 to RSET: {rset.text}", said_421=True, before_item=True)
             conn.dirty = False
         if item.kind == "enumeration":
             await self.run_enumeration(conn)
