@@ -35,7 +35,10 @@ from mailprobe.ndr.reply import clean, parse_reply
 MAX_BYTES = 5 * 1024 * 1024
 _MAX_RECIPIENTS = 1000
 _UNKNOWN = "(unknown recipient)"
-_ADDR = r"[^\s<>()\[\]\"',;:@]+@[A-Za-z0-9](?:[A-Za-z0-9.-]{0,251}[A-Za-z0-9])?"
+_MAX_FIELD = 2000  # characters kept of one DSN field
+_MAX_LINE = 2000  # characters of one text line looked at
+# Local part bounded (64, RFC 5321) so that searching long lines stays linear.
+_ADDR = r"[^\s<>()\[\]\"',;:@]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9.-]{0,251}[A-Za-z0-9])?"
 _ADDR_RE = re.compile(_ADDR)
 # A line that is only an address, maybe in brackets, with a (copy), <mailto:...> or "on DATE".
 _ADDR_LINE_RE = re.compile(
@@ -63,7 +66,7 @@ _STOP_RE = re.compile(
 _FORMAT_HINTS = (
     (
         "postfix",
-        re.compile(r"this is the mail system at host|^\s*the mail system\s*$", re.I | re.M),
+        re.compile(r"this is the mail system at host|^[ \t]*the mail system[ \t]*$", re.I | re.M),
     ),
     (
         "exchange",
@@ -276,9 +279,9 @@ def _decode_bytes(data: bytes, charset: str | None) -> str:
 
 
 def _strip_html(text: str) -> str:
-    text = re.sub(r"(?is)<(script|style)\b.*?</\1\s*>", " ", text)
-    text = re.sub(r"(?i)<br\s*/?>|</(p|div|tr|li|h\d)>", "\n", text)
-    text = re.sub(r"<[^>]{0,2000}>", " ", text)
+    # Only simple, bounded patterns: the input is untrusted and may be megabytes long.
+    text = re.sub(r"(?i)<br[ /]{0,3}>|</(p|div|tr|li|h\d)>", "\n", text)
+    text = re.sub(r"<[^<>]{0,2000}>", " ", text)
     import html
 
     return html.unescape(text)
@@ -336,7 +339,8 @@ def _blocks_from_text(text: str) -> list[dict[str, str]]:
             current, last = {}, None
             continue
         if line[:1] in " \t" and last is not None:
-            current[last] += " " + line.strip()
+            if len(current[last]) < _MAX_FIELD:
+                current[last] = (current[last] + " " + line.strip())[:_MAX_FIELD]
             continue
         match = re.match(r"([A-Za-z][A-Za-z0-9-]{0,60}):\s*(.*)$", line)
         if match:
@@ -399,7 +403,7 @@ def _add_text_codes(entry: _Recipient, reply: str | None, statuses: list[str], t
 
 def _text_codes(text: str) -> Iterator[tuple[str, str]]:
     """(recipient, line with codes) pairs from the human text of a bounce."""
-    lines = text.splitlines()[:20000]
+    lines = [line[:_MAX_LINE] for line in text.splitlines()[:20000]]
     current = _UNKNOWN
     i = 0
     while i < len(lines):
@@ -412,7 +416,8 @@ def _text_codes(text: str) -> Iterator[tuple[str, str]]:
             current = postfix[1]
             block = [postfix[2]]
             while i < len(lines) and lines[i][:1] in (" ", "\t") and lines[i].strip():
-                block.append(lines[i].strip())
+                if len(block) < 20:
+                    block.append(lines[i].strip())
                 i += 1
             joined = " ".join(block)
             said = re.split(r"\bsaid:", joined, maxsplit=1, flags=re.IGNORECASE)

@@ -10,7 +10,10 @@ from mailprobe.ndr.codes import StatusCode, check_code, looks_like_code, shown
 from mailprobe.ndr.explain import explain_reply, explain_status, with_context
 from mailprobe.ndr.model import CodeExplanation, Query
 
-_DOMAIN_IN_TEXT_RE = re.compile(r"[^\s<>()\[\]\"',;:@]+@([A-Za-z0-9][A-Za-z0-9.-]*[A-Za-z0-9])")
+# Bounded repetitions keep the search linear on long lines.
+_DOMAIN_IN_TEXT_RE = re.compile(
+    r"[^\s<>()\[\]\"',;:@]{1,64}@([A-Za-z0-9](?:[A-Za-z0-9.-]{0,251}[A-Za-z0-9])?)"
+)
 _MAX_ARG = 20_000
 
 

@@ -16,7 +16,7 @@ from mailprobe.ndr.codes import StatusCode, find_status_codes
 _MAX_TEXT = 500
 # A reply code at the start of a line, after a marker (said:, smtp;, returned ', #), or
 # directly followed by an enhanced status code.
-_REPLY_AT_START_RE = re.compile(r"^[\s#'\"(<]*([2-5][0-5][0-9])(?=[ -]|$)", re.MULTILINE)
+_REPLY_AT_START_RE = re.compile(r"^[ \t#'\"(<]*([2-5][0-5][0-9])(?=[ -]|$)", re.MULTILINE)
 _REPLY_AFTER_MARKER_RE = re.compile(
     r"(?:said:|smtp;|returned\s*'|response was:|response from the remote server was:)"
     r"[\s'\"#]*([2-5][0-5][0-9])(?=[ -]|$|')",

@@ -162,3 +162,47 @@ def test_read_file_errors(tmp_path: Path) -> None:
         read_file(tmp_path)
     (tmp_path / "b.eml").write_bytes(b"x")
     assert read_file(tmp_path / "b.eml") == b"x"
+
+
+_ADVERSARIAL = r"""
+import sys
+from mailprobe.errors import UsageError
+from mailprobe.ndr.bounce import parse_bounce
+from mailprobe.ndr.query import explain_arguments
+
+M = 1024 * 1024
+cases = [
+    b"550 5.1.1 " + b"a" * M,
+    b"550 5.1.1 x\n" + b"\n" * M,
+    b"550 5.1.1 x\n" + b" \n" * (M // 2),
+    b"Final-Recipient: rfc822; a@b.example\nStatus: 5.1.1\n" + b" x\n" * (M // 3),
+    b"Content-Type: text/html\n\n" + b"<" * M,
+    b"550 5.1.1 " + b"a@" * (M // 2),
+    b"<a@b.example>: said: 550 5.1.1\n" * (M // 33),
+    b"550 5.1.1 " * (M // 10),
+]
+for data in cases:
+    try:
+        parse_bounce(data, "adversarial")
+    except UsageError:
+        pass
+explain_arguments(["550 5.1.1 " + "a" * 19000])
+explain_arguments(["550 5.1.1 " + "\n" * 19000])
+print("done")
+"""
+
+
+def test_adversarial_input_finishes() -> None:
+    """Long lines, many blank lines, unclosed tags: no quadratic regex (bounded wait)."""
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, "-c", _ADVERSARIAL],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "done"
