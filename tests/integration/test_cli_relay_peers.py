@@ -503,3 +503,128 @@ def test_send_needs_to(capsys: pytest.CaptureFixture[str]) -> None:
     code = main(["relay-test", "127.0.3.12", "--send"])
     assert code == 2
     assert "--send needs --to" in capsys.readouterr().err
+
+
+# -- targets: --mx, IPv6, one connection, STARTTLS ------------------------------------------------
+
+
+def test_mx_tests_every_exchanger(
+    smtp_peer_factory: Any,
+    dns_server: Any,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from tests.support.peers import exchange_relay_denied_rules, percent_hack_rules
+
+    first = smtp_peer_factory(
+        address="127.0.3.13",
+        hostname="mx1.relay.test",
+        rules=percent_hack_rules(["relay.test", "[127.0.3.13]"]),
+    )
+    second = smtp_peer_factory(
+        address="127.0.3.14",
+        port=first.port,
+        hostname="mx2.relay.test",
+        rules=exchange_relay_denied_rules(["relay.test"]),
+    )
+    zone = f"@ MX 10 mx1\n@ MX 20 mx2\nmx1 A {first.address}\nmx2 A {second.address}\n"
+    dns = dns_server({"relay.test": zone}, address="127.0.3.53")
+    monkeypatch.setenv("MAILPROBE_DNS_SERVER", dns.spec)
+    code, doc = _run_json(capsys, "--mx", "relay.test", "--port", str(first.port), "--relay-only")
+    results = doc["results"]
+    assert code == 1
+    assert results["mx_domain"] == "relay.test"
+    assert results["verdict"] == "open"
+    assert "mx1.relay.test" in results["reason"]
+    verdicts = {r["target"]: r["verdict"] for r in results["reports"]}
+    assert verdicts == {"mx1.relay.test": "open", "mx2.relay.test": "closed"}
+    assert {r["own_domain"] for r in results["reports"]} == {"relay.test"}
+    assert doc["inputs"]["mx"] == "relay.test"
+
+
+def test_mx_null_exits_3(
+    dns_server: Any, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    dns = dns_server({"nomail.test": "@ MX 0 .\n"}, address="127.0.3.53")
+    monkeypatch.setenv("MAILPROBE_DNS_SERVER", dns.spec)
+    code = main(["relay-test", "--mx", "nomail.test"])
+    err = capsys.readouterr().err
+    assert code == 3
+    assert "null MX" in err
+
+
+def test_ipv6_address_literal(smtp_peer_factory: Any, capsys: pytest.CaptureFixture[str]) -> None:
+    from tests.support.peers import percent_hack_rules
+
+    try:
+        peer = smtp_peer_factory(
+            address="::1",
+            hostname="mail.relay.test",
+            rules=percent_hack_rules(["relay.test", "[IPv6:::1]"]),
+        )
+    except OSError:
+        pytest.skip("no IPv6 loopback")
+    code, doc = _run_json(capsys, "::1", "--port", str(peer.port), "--relay-only")
+    report = _report(doc)
+    assert report["address_literal"] == "[IPv6:::1]"
+    literal = next(v for v in report["variants"] if v["name"] == "percent-literal")
+    assert literal["rcpt_to"] == "relaytest%example.net@[IPv6:::1]"
+    assert literal["outcome"] == "accepted"
+    assert code == 1
+
+
+def test_one_connection_still_completes(
+    exchange_relay_denied_peer: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, doc = _run_json(
+        capsys, *_target(exchange_relay_denied_peer), "--connections", "1", "--relay-only"
+    )
+    report = _report(doc)
+    assert report["verdict"] == "closed"
+    assert code == 0
+    # at most 8 errors per session: 28 rejections need at least 4 sessions
+    assert report["connections_opened"] >= 4
+    assert {v["connection"] for v in report["variants"]} >= {"connection 1", "connection 2"}
+
+
+def test_starttls_sessions_and_authenticated_relay_over_tls(
+    smtp_peer_factory: Any,
+    server_cert: Any,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
+    from tests.support.peers import POSTFIX_EHLO
+
+    peer = smtp_peer_factory(
+        address=RELAY_ADDRESS,
+        hostname="mail.relay.test",
+        tls_context=server_cert.server_context(),
+        ehlo_after_tls=[*POSTFIX_EHLO, "AUTH PLAIN LOGIN"],
+        auth_users={AUTH_USER: AUTH_PASSWORD},
+        advertise_auth=False,
+        rules=_auth_relay_rule,
+    )
+    monkeypatch.setenv("RELAY_TEST_PW", AUTH_PASSWORD)
+    transcript = tmp_path / "t.txt"
+    code, doc = _run_json(
+        capsys,
+        *_target(peer),
+        "--relay-only",
+        "--starttls",
+        "--user",
+        AUTH_USER,
+        "--password-env",
+        "RELAY_TEST_PW",
+        "--transcript",
+        str(transcript),
+    )
+    report = _report(doc)
+    assert report["verdict"] == "closed"
+    assert report["authenticated"]["tls"] is True
+    assert report["authenticated"]["mechanism"] == "PLAIN"
+    assert report["authenticated"]["outcome"] == "accepted"
+    assert code == 0
+    text = transcript.read_text()
+    assert text.count("C: STARTTLS") >= 2
+    assert AUTH_PASSWORD not in text
