@@ -578,3 +578,24 @@ def test_batch_progress_on_a_terminal(capsys, external, monkeypatch) -> None:
     code, out, _err = run(capsys, "--json", "--server", external.spec, *domains)
     assert code == 1
     assert [json.loads(line)["inputs"]["domain"] for line in out.splitlines()] == domains
+
+
+def test_connect_human_output(capsys, external, smtp_listeners, monkeypatch) -> None:
+    monkeypatch.setenv("COLUMNS", "200")
+    port = str(smtp_listeners)
+    code, out, _err = run(
+        capsys,
+        "--server",
+        external.spec,
+        "--timeout",
+        "0.5",
+        "--connect",
+        "--smtp-port",
+        port,
+        "connect.mx.test",
+    )
+    assert code == 1
+    assert f"port {port}: connected in" in out
+    assert "greeting: smtp.connect.mx.test ESMTP test ready" in out
+    assert f"port {port}: connection refused" in out
+    assert "no greeting within 0.5 s" in out
