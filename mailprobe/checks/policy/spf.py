@@ -177,24 +177,23 @@ async def check_spf(
             )
         )
     analysis = _Analysis(resolver)
-    includes = await analysis.walk(domain, parsed, (domain,), 0)
+    addresses = _unique_addresses(exchanger_addresses) if parsed.valid else []
+    # the analysis and the evaluations share the resolver's cache: run them together
+    includes, evaluated = await asyncio.gather(
+        analysis.walk(domain, parsed, (domain,), 0),
+        asyncio.gather(*(evaluate_spf(address, domain, resolver) for address in addresses)),
+    )
     findings.extend(sorted(analysis.findings, key=lambda f: (f.code, f.subject, f.summary)))
     findings.extend(_lookup_findings(domain, analysis))
     all_qualifier, all_domain = _final_all(domain, parsed, includes)
     findings.extend(_all_findings(domain, parsed, all_qualifier, all_domain))
     findings.extend(_style_findings(domain, record, parsed))
 
-    evaluations: tuple[SpfEvaluation, ...] = ()
     failures = sorted(analysis.failures, key=lambda f: (f.step, f.message))
-    addresses = _unique_addresses(exchanger_addresses)
-    if parsed.valid:
-        evaluated = await asyncio.gather(
-            *(evaluate_spf(address, domain, resolver) for address in addresses)
-        )
-        evaluations = tuple(e for e, _ in evaluated)
-        for _, eval_failures in evaluated:
-            failures.extend(f for f in eval_failures if f not in failures)
-        findings.extend(_evaluation_findings(domain, evaluations))
+    evaluations = tuple(e for e, _ in evaluated)
+    for _, eval_failures in evaluated:
+        failures.extend(f for f in eval_failures if f not in failures)
+    findings.extend(_evaluation_findings(domain, evaluations))
     if not any(f.severity is FAIL for f in findings):
         findings.insert(0, finding("spf.valid", f"SPF record of {domain}: {shown(record)}"))
     return SpfReport(
