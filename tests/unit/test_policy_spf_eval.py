@@ -508,3 +508,30 @@ def test_near_miss_record_is_hinted() -> None:
     report = spf({"example.test": {"TXT": ["v=spf1-all"]}})
     assert codes(report) == {"spf.missing"}
     assert "looks close" in report.findings[0].summary
+
+
+def test_check_policies_looks_up_exchangers_and_gathers_everything() -> None:
+    from mailprobe.checks.policy import check_policies
+
+    zone = {
+        "example.test": {"TXT": ["v=spf1 mx -all"], "MX": ["10 mx1.example.test."]},
+        "mx1.example.test": {"A": ["192.0.2.25"], "AAAA": ["2001:db8::25"]},
+        "_dmarc.example.test": {"TXT": ["v=DMARC1; p=reject"]},
+    }
+    report = asyncio.run(check_policies("Example.TEST.", FakeResolver(zone), dkim_selectors=["s"]))
+    assert report.domain == "example.test"
+    assert report.exchangers == ("mx1.example.test",)
+    assert report.exchanger_addresses == ("192.0.2.25", "2001:db8::25")
+    assert [e.result for e in report.spf.evaluations] == ["pass", "pass"]
+    found = {f.code for f in report.all_findings()}
+    assert {"mtasts.missing", "tlsrpt.missing", "dane.missing", "dkim.missing"} <= found
+    assert report.all_failures() == ()
+
+
+def test_check_policies_reports_a_failed_mx_lookup() -> None:
+    from mailprobe.checks.policy import check_policies
+
+    resolver = FakeResolver({}, {("example.test", "MX"): DnsStatus.TIMEOUT})
+    report = asyncio.run(check_policies("example.test", resolver))
+    assert report.exchangers == () and report.dane == ()
+    assert [f.step for f in report.all_failures()] == ["policy MX"]
