@@ -399,6 +399,15 @@ def _add_text_codes(entry: _Recipient, reply: str | None, statuses: list[str], t
         entry.reply_code = entry.reply_code or reply
     if text and not entry.diagnostic:
         entry.diagnostic = text
+    elif (
+        reply
+        and entry.diagnostic
+        and entry.diagnostic.startswith(f"{reply}-")
+        and text.startswith(reply)
+        and text not in entry.diagnostic
+    ):
+        # The next line of a multi-line reply (550-5.7.26 ... / 550 5.7.26 ...).
+        entry.diagnostic = clean(f"{entry.diagnostic} {text}")
 
 
 def _text_codes(text: str) -> Iterator[tuple[str, str]]:

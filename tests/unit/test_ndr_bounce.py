@@ -100,6 +100,7 @@ def test_gmail_text_only_multiline_reply() -> None:
     (judy,) = report.recipients
     assert judy.recipient == "judy@example.com"
     assert judy.codes == ("5.7.26", "550")
+    assert "Gmail requires all senders" in (judy.diagnostic or "")  # multi-line reply joined
 
 
 def test_latin1_mail_message_is_read() -> None:
