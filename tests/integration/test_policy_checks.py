@@ -241,6 +241,16 @@ def test_dmarc_policy_none(dns_server: Callable[..., DnsServerHandle]) -> None:
     assert "dmarc.report-not-authorized" not in codes(report)
 
 
+def test_dmarc_reports_to_the_parent_domain_need_no_authorization(
+    dns_server: Callable[..., DnsServerHandle],
+) -> None:
+    zone = '_dmarc.sub TXT "v=DMARC1; p=reject; rua=mailto:dmarc@example.test"\n'
+    dns = dns_server({"example.test": zone}, address=DNS_ADDRESS)
+    report = run(dns, lambda r: check_dmarc("sub.example.test", r))
+    assert "dmarc.report-not-authorized" not in codes(report)
+    assert "dmarc.valid" in codes(report)
+
+
 def test_dmarc_missing_and_broken(dns_server: Callable[..., DnsServerHandle]) -> None:
     zone = '_dmarc.broken TXT "v=DMARC1; p=maybe; rua=mailto:a@elsewhere.example"\n'
     dns = dns_server({"example.test": zone, "elsewhere.example": ""}, address=DNS_ADDRESS)

@@ -213,7 +213,7 @@ async def check_dmarc(domain: str, resolver: QueryResolver) -> DmarcReport:
         {
             d
             for uri in parsed.aggregate_report_uris + parsed.failure_report_uris
-            if (d := report_domain(uri)) and d != domain and not d.endswith("." + domain)
+            if (d := report_domain(uri)) and not _related(d, domain)
         }
     )
     if external:
@@ -246,6 +246,12 @@ async def check_dmarc(domain: str, resolver: QueryResolver) -> DmarcReport:
         findings=tuple(findings),
         failures=tuple(failures),
     )
+
+
+def _related(one: str, other: str) -> bool:
+    """Same name, or one under the other: taken as the same organisation (without the Public
+    Suffix List this is the safe approximation of RFC 7489 §7.1)."""
+    return one == other or one.endswith("." + other) or other.endswith("." + one)
 
 
 def _record_findings(domain: str, name: str, parsed: DmarcRecord) -> list[Finding]:
