@@ -411,3 +411,76 @@ def test_bad_input_exit_2(
     err = capsys.readouterr().err
     assert err.startswith("mailprobe: error:") and message in err
     assert len(err.strip().splitlines()) == 1
+
+
+def test_missing_dkim_selector(lab: Lab, capsys: pytest.CaptureFixture[str]) -> None:
+    code, doc = run_json(
+        capsys, lab.args("healthy.test", None, "--no-relay", "--dkim-selector", "sel1")
+    )
+    assert code == 1
+    assert codes(steps_of(doc)["policy"])["dkim.missing"] == "fail"
+    assert doc["results"]["policy"]["dkim"][0]["name"] == "sel1._domainkey.healthy.test"
+
+
+def test_expect_profile_overrides_guess(lab: Lab, capsys: pytest.CaptureFixture[str]) -> None:
+    code, doc = run_json(
+        capsys, lab.args("healthy.test", None, "--no-relay", "--expect", "exchange2010")
+    )
+    assert code == 1
+    smtp = steps_of(doc)["smtp"]
+    assert codes(smtp)["ehlo.missing-verbs"] == "warn"
+    assert doc["results"]["smtp"][0]["server"]["source"] == "--expect"
+    assert doc["results"]["smtp"][0]["comparison"]["profile"] == "exchange2010"
+
+
+def test_batch_from_file(lab: Lab, capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    listing = tmp_path / "domains.txt"
+    listing.write_text("# lab domains\nnotls.test\n\nbadsts.test  # MTA-STS\n")
+    args = lab.args("healthy.test", lab.no_tls.port, "--no-relay")
+    args.remove("healthy.test")
+    code = main([*args, "-f", str(listing), "--json"])
+    docs = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert code == 1
+    assert [d["inputs"]["domain"] for d in docs] == ["notls.test", "badsts.test"]
+
+
+def test_progress_display_on_a_terminal(lab: Lab) -> None:
+    """With stderr on a pseudo-terminal the live display is drawn there; stdout keeps JSON."""
+    import pty
+
+    controller, terminal = pty.openpty()
+    env = {**os.environ, "PYTHONPATH": str(REPO), "COLUMNS": "140", "TERM": "xterm"}
+    try:
+        result = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "mailprobe",
+                *lab.args("healthy.test", None, "--no-relay"),
+                "--json",
+            ],
+            stdout=subprocess.PIPE,
+            stderr=terminal,
+            text=True,
+            timeout=120,
+            env=env,
+            check=False,
+        )
+        os.close(terminal)
+        terminal = -1
+        drawn = b""
+        while True:
+            try:
+                chunk = os.read(controller, 65536)
+            except OSError:
+                break
+            if not chunk:
+                break
+            drawn += chunk
+    finally:
+        if terminal >= 0:
+            os.close(terminal)
+        os.close(controller)
+    assert result.returncode == 0
+    assert json.loads(result.stdout)["exit_code"] == 0
+    assert b"Reachability" in drawn and b"healthy.test" in drawn
