@@ -275,14 +275,18 @@ def parse_server(text: str, default_port: int = _DEFAULT_PORT) -> DnsServer:
 
 def parse_doh_url(text: str) -> DnsServer:
     """Validate a DNS-over-HTTPS URL (``https://host/dns-query``; ``http://`` for tests)."""
+    from urllib.parse import urlsplit
+
     raw = text.strip()
-    lowered = raw.lower()
-    if not (lowered.startswith("https://") or lowered.startswith("http://")) or " " in raw:
+    try:
+        parts = urlsplit(raw)
+        port = parts.port
+    except ValueError:
+        raise UsageError(f"DoH URL {text!r}: not a valid URL") from None
+    if parts.scheme.lower() not in ("https", "http") or not parts.hostname or " " in raw:
         raise UsageError(f"DoH URL {text!r}: expected https://HOST/PATH")
-    host = raw.split("://", 1)[1].split("/", 1)[0]
-    if not host:
-        raise UsageError(f"DoH URL {text!r}: no host")
-    return DnsServer(address=host, port=0, url=raw)
+    default = 443 if parts.scheme.lower() == "https" else 80
+    return DnsServer(address=parts.hostname, port=port or default, url=raw)
 
 
 def system_servers(path: str = "/etc/resolv.conf") -> list[DnsServer]:
