@@ -108,3 +108,23 @@ def test_silent_server_times_out(silent_dns_server) -> None:
     silent = silent_dns_server()
     with pytest.raises(dns.exception.Timeout):
         ask(silent, "example.test", "A")
+
+
+POLICY_ZONE = """
+@                      TXT "v=spf1 mx -all"
+_dmarc                 TXT "v=DMARC1; p=reject; rua=mailto:d@policy.test"
+_mta-sts               TXT "v=STSv1; id=20240101"
+_smtp._tls             TXT "v=TLSRPTv1; rua=mailto:tls@policy.test"
+sel._domainkey         TXT ( "v=DKIM1; k=rsa; p=MIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8AMIIBCgKCAQEA"
+                             "0123456789abcdef" )
+_25._tcp.mx            TLSA 3 1 1 0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef
+"""
+
+
+def test_policy_records(dns_server) -> None:
+    srv = dns_server({"policy.test": POLICY_ZONE}, address="127.0.5.200")
+    tlsa = ask(srv, "_25._tcp.mx.policy.test", "TLSA").answer[0][0]
+    assert (tlsa.usage, tlsa.selector, tlsa.mtype) == (3, 1, 1)
+    dkim = ask(srv, "sel._domainkey.policy.test", "TXT").answer[0][0]
+    assert b"".join(dkim.strings).startswith(b"v=DKIM1; k=rsa; p=MIIB")
+    assert ask(srv, "_dmarc.policy.test", "TXT").answer[0][0].strings[0].startswith(b"v=DMARC1")
