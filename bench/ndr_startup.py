@@ -1,8 +1,10 @@
 """Cold-start time of `mailprobe ndr 5.4.8` next to `python -c "import typer"`.
 
-Runs each command as a fresh subprocess (default 15 times, after one warm-up run that fills
-the OS file cache), prints the median wall time of each and their ratio. The target is a
-ratio of at most 1.5. This script only prints figures; nothing asserts on time.
+Each command runs as a fresh subprocess, the commands taking turns (round-robin) so that a
+busy machine slows them alike; one warm-up round fills the OS file cache first. Prints the
+median wall time of each (default 15 runs), the ratio (target: at most 1.5), and, to read the
+ratio, the time of merely importing the CLI (every command module), the floor for any command.
+Nothing here asserts on time.
 
     python bench/ndr_startup.py [--runs N]
 """
@@ -18,20 +20,24 @@ import sys
 import time
 
 
-def median_wall_time(command: list[str], runs: int) -> float:
-    """Median wall-clock seconds of ``runs`` fresh runs of ``command`` (after one warm-up)."""
-    env = {**os.environ, "NO_COLOR": "1", "COLUMNS": "80"}
+def _run(command: list[str], env: dict[str, str]) -> float:
+    start = time.perf_counter()
     subprocess.run(
         command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env, check=False
     )
-    times = []
+    return time.perf_counter() - start
+
+
+def median_wall_times(commands: dict[str, list[str]], runs: int) -> dict[str, float]:
+    """Median wall-clock seconds of ``runs`` fresh runs of each command, taking turns."""
+    env = {**os.environ, "NO_COLOR": "1", "COLUMNS": "80"}
+    for command in commands.values():
+        _run(command, env)
+    times: dict[str, list[float]] = {name: [] for name in commands}
     for _ in range(runs):
-        start = time.perf_counter()
-        subprocess.run(
-            command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env, check=False
-        )
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+        for name, command in commands.items():
+            times[name].append(_run(command, env))
+    return {name: statistics.median(values) for name, values in times.items()}
 
 
 def main() -> None:
@@ -40,19 +46,20 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=15, help="runs per command (default 15)")
     runs = parser.parse_args().runs
     script = shutil.which("mailprobe")
-    ndr = (
-        [script, "ndr", "5.4.8"] if script else [sys.executable, "-m", "mailprobe", "ndr", "5.4.8"]
+    ndr = [script] if script else [sys.executable, "-m", "mailprobe"]
+    medians = median_wall_times(
+        {
+            "ndr": [*ndr, "ndr", "5.4.8"],
+            "typer": [sys.executable, "-c", "import typer"],
+            "floor": [sys.executable, "-c", "import mailprobe.cli.app"],
+        },
+        runs,
     )
-    baseline = [sys.executable, "-c", "import typer"]
-    floor = [sys.executable, "-c", "import mailprobe.cli.app"]
-    ndr_time = median_wall_time(ndr, runs)
-    typer_time = median_wall_time(baseline, runs)
-    floor_time = median_wall_time(floor, runs)
+    ndr_time, typer_time, floor_time = medians["ndr"], medians["typer"], medians["floor"]
     print(f"runs per command:          {runs}")
     print(f"mailprobe ndr 5.4.8:       {ndr_time * 1000:7.1f} ms")
     print(f'python -c "import typer":  {typer_time * 1000:7.1f} ms')
     print(f"ratio:                     {ndr_time / typer_time:7.2f}  (target <= 1.5)")
-    # For reading the ratio: what merely importing the CLI (every command module) costs.
     print(
         f"import mailprobe.cli.app:  {floor_time * 1000:7.1f} ms  "
         f"(ratio {floor_time / typer_time:.2f}; the floor for any command)"
