@@ -122,7 +122,7 @@ _25._tcp.mx            TLSA 3 1 1 0123456789abcdef0123456789abcdef0123456789abcd
 
 
 def test_policy_records(dns_server) -> None:
-    srv = dns_server({"policy.test": POLICY_ZONE}, address="127.0.5.200")
+    srv = dns_server({"policy.test": POLICY_ZONE}, address="127.0.1.200")
     tlsa = ask(srv, "_25._tcp.mx.policy.test", "TLSA").answer[0][0]
     assert (tlsa.usage, tlsa.selector, tlsa.mtype) == (3, 1, 1)
     dkim = ask(srv, "sel._domainkey.policy.test", "TXT").answer[0][0]
