@@ -535,3 +535,13 @@ def test_check_policies_reports_a_failed_mx_lookup() -> None:
     report = asyncio.run(check_policies("example.test", resolver))
     assert report.exchangers == () and report.dane == ()
     assert [f.step for f in report.all_failures()] == ["policy MX"]
+
+
+def test_names_that_cannot_exist_are_not_queried_and_not_failures() -> None:
+    from mailprobe.checks.policy import check_dmarc
+
+    long_domain = ".".join(["a" * 61] * 4)  # 247 characters: _dmarc. makes it too long
+    resolver = FakeResolver({})
+    report = asyncio.run(check_dmarc(long_domain, resolver))
+    assert {f.code for f in report.findings} >= {"dmarc.missing"}
+    assert report.failures == () and resolver.queries == []

@@ -6,7 +6,7 @@ from __future__ import annotations
 import dataclasses
 from typing import TYPE_CHECKING, Protocol
 
-from mailprobe.checks.policy._text import txt_text
+from mailprobe.checks.policy._text import is_hostname, txt_text
 from mailprobe.model import Failure
 
 if TYPE_CHECKING:
@@ -21,8 +21,9 @@ class QueryResolver(Protocol):
 
 @dataclasses.dataclass(frozen=True)
 class TxtLookup:
-    """The TXT records at a name: ``status`` is ok / nxdomain / nodata or, for a lookup that
-    could not complete, servfail / refused / timeout / error with ``failure`` set."""
+    """The TXT records at a name: ``status`` is ok / nxdomain / nodata / invalid (a name that
+    cannot exist) or, for a lookup that could not complete, servfail / refused / timeout /
+    error with ``failure`` set."""
 
     name: str
     status: str
@@ -36,7 +37,13 @@ class TxtLookup:
 
 
 async def lookup_txt(resolver: QueryResolver, name: str, step: str) -> TxtLookup:
-    """Every TXT record at ``name`` as text (strings joined, UTF-8 with replacement)."""
+    """Every TXT record at ``name`` as text (strings joined, UTF-8 with replacement).
+
+    A name that cannot exist in the DNS (too long, empty label) gives status ``invalid``
+    and no records, without a query: it is not a failure of the run.
+    """
+    if not is_hostname(name):
+        return TxtLookup(name, "invalid")
     answer = await resolver.query(name, "TXT")
     status = answer.status.value
     if answer.status.failed:
