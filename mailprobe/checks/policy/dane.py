@@ -15,7 +15,7 @@ import hashlib
 from collections.abc import Sequence
 
 from mailprobe.checks.policy._lookup import QueryResolver, fqdn
-from mailprobe.checks.policy._text import shown
+from mailprobe.checks.policy._text import is_hostname, shown
 from mailprobe.checks.policy.catalog import FAIL, INFO, finding
 from mailprobe.checks.policy.der import spki_from_certificate
 from mailprobe.model import Failure, Finding
@@ -175,6 +175,9 @@ async def check_dane(
     first, as presented after STARTTLS) with them when given."""
     host = fqdn(exchanger)
     name = f"_{port}._tcp.{host}"
+    if not is_hostname(name):
+        summary = f"{name} cannot hold TLSA records (not a valid DNS name)"
+        return DaneReport(host, name, findings=(finding("dane.missing", summary, subject=host),))
     answer = await resolver.query(name, "TLSA")
     if answer.status.failed:
         return DaneReport(host, name, failures=(answer.failure("dane TLSA"),))
