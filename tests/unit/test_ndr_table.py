@@ -244,3 +244,20 @@ def test_range_and_class_independent_lookup_order() -> None:
     other = parse_status_code("4.7.555")
     assert other is not None
     assert [e.title for e in table.matches(other)] == ["standard"]
+
+
+def test_runtime_loader_reports_damaged_files() -> None:
+    from mailprobe.ndr.table import _quick_entries
+
+    assert _quick_entries({"entries": [GOOD]}, "x.json")[0].code == "5.1.1"
+    for document in ({"entries": [{"code": "5.1.1"}]}, {"entries": None}, []):
+        with pytest.raises(TableError, match=r"x\.json: malformed entry"):
+            _quick_entries(document, "x.json")
+
+
+def test_runtime_loader_matches_validated_entries() -> None:
+    from mailprobe.ndr.table import _quick_entries
+
+    for name in ("ndr_rfc.json", "ndr_vendor.json"):
+        document = _document(name)
+        assert _quick_entries(document, name) == parse_table(document, name)
