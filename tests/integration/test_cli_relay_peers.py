@@ -628,3 +628,30 @@ def test_starttls_sessions_and_authenticated_relay_over_tls(
     text = transcript.read_text()
     assert text.count("C: STARTTLS") >= 2
     assert AUTH_PASSWORD not in text
+
+
+def test_own_domain_from_ptr_when_the_greeting_has_no_name(
+    smtp_peer_factory: Any,
+    dns_server: Any,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    peer = smtp_peer_factory(
+        address="127.0.3.15",
+        hostname="localhost",
+        banner="220 ESMTP service ready",
+        rules={"RCPT": "550 5.7.1 Relaying denied"},
+    )
+    dns = dns_server(
+        {"3.0.127.in-addr.arpa": "15 PTR smtp.ptr-relay.test.\n"}, address="127.0.3.53"
+    )
+    monkeypatch.setenv("MAILPROBE_DNS_SERVER", dns.spec)
+    code, doc = _run_json(capsys, *_target(peer), "--relay-only")
+    report = _report(doc)
+    assert report["server_name"] is None
+    assert report["own_domain"] == "ptr-relay.test"
+    assert report["own_domain_source"] == "ptr"
+    skipped = {s["name"] for s in report["skipped"]}
+    assert "percent-host" in skipped
+    assert report["verdict"] == "closed"
+    assert code == 0
