@@ -424,7 +424,7 @@ def smtp_listeners() -> Iterator[int]:
 def test_connect_banner_silent_and_closed(capsys, external, smtp_listeners) -> None:
     port = str(smtp_listeners)
     code, doc, _ = run_json(
-        capsys, external, "--timeout", "0.5", "--connect", "--smtp-port", port, "connect.mx.test"
+        capsys, external, "--timeout", "1.5", "--connect", "--smtp-port", port, "connect.mx.test"
     )
     assert code == 1
     exchangers = doc["results"]["servers"][0]["exchangers"]
@@ -588,7 +588,7 @@ def test_connect_human_output(capsys, external, smtp_listeners, monkeypatch) -> 
         "--server",
         external.spec,
         "--timeout",
-        "0.5",
+        "1.5",
         "--connect",
         "--smtp-port",
         port,
@@ -598,4 +598,4 @@ def test_connect_human_output(capsys, external, smtp_listeners, monkeypatch) -> 
     assert f"port {port}: connected in" in out
     assert "greeting: smtp.connect.mx.test ESMTP test ready" in out
     assert f"port {port}: connection refused" in out
-    assert "no greeting within 0.5 s" in out
+    assert "no greeting within 1.5 s" in out
