@@ -381,7 +381,17 @@ def _lookup_findings(domain: str, analysis: _Analysis) -> list[Finding]:
     findings: list[Finding] = []
     count = analysis.lookups
     at_least = "" if analysis.complete else "at least "
-    if count > LOOKUP_LIMIT or analysis.loop_found:
+    if analysis.loop_found:
+        findings.append(
+            finding(
+                "spf.too-many-lookups",
+                f"SPF of {domain} loops through its includes: for senders not matched first "
+                f"it runs past the limit of {LOOKUP_LIMIT} DNS lookups, and receivers return "
+                "permerror",
+                domain=domain,
+            )
+        )
+    elif count > LOOKUP_LIMIT:
         findings.append(
             finding(
                 "spf.too-many-lookups",
