@@ -34,7 +34,7 @@ _PROGRESS_MIN = 5
 def mx(
     domains: list[str] | None = typer.Argument(
         None,
-        metavar="DOMAIN...",
+        metavar="DOMAIN",
         help="Domains to check (Unicode names allowed); '-' reads them from stdin.",
         show_default=False,
     ),
