@@ -28,10 +28,9 @@ Finding codes of this module (the steps also carry the codes of mx, ehlo, tls, r
 
 ==============================  =====  ===================================================
 check.unreachable               fail   an exchanger address did not greet with 220
-check.no-exchanger              fail   no exchanger to test (null MX, or none resolves)
 check.latency                   ok     reachability: banner received, with latency
+check.no-route-here             info   this host has no route to the address (e.g. no IPv6)
 check.server-guess              info   the kind of server, guessed from the banner
-check.private-accepted          info   a non-public exchanger accepted (``--allow-private``)
 smtp.postmaster-accepted        ok     RCPT TO:<postmaster@DOMAIN> accepted
 smtp.postmaster-rejected        fail   RFC 5321 requires postmaster; rejected
 smtp.postmaster-deferred        warn   postmaster deferred (4xx, e.g. greylisting)
@@ -197,7 +196,8 @@ class Reachability:
     host: str
     address: str
     port: int
-    #: "banner" (220), "rejected" (another code), "unreachable" (refused, timeout, no banner).
+    #: "banner" (220), "rejected" (another code), "unreachable" (refused, timeout, no banner),
+    #: "untested" (this host has no route to the address, e.g. no IPv6).
     status: str
     connect_ms: float | None = None
     banner_ms: float | None = None
@@ -414,8 +414,22 @@ class _Exchange:
     async def _open(self, address: str) -> SmtpSession | None:
         """Connect and read the banner of one address; record its reachability."""
         host, port = self.target.host, self.opts.smtp_port
-        session = self._session(address)
         subject = _subject(host, address, port)
+        no_route = _no_local_route(address, port)
+        if no_route:
+            # A limit of where mailprobe runs (typically no IPv6), not a fault of the server.
+            self.reach.append(Reachability(host, address, port, "untested", message=no_route))
+            self.reach_findings.append(
+                Finding(
+                    Severity.INFO,
+                    "check.no-route-here",
+                    f"{subject}: not tested, {no_route}",
+                    "Run the check from a host with IPv6 connectivity to test this address.",
+                    subject,
+                )
+            )
+            return None
+        session = self._session(address)
         try:
             banner = await session.open()
         except ProbeError as exc:
@@ -486,6 +500,17 @@ class _Exchange:
             else:
                 await session.quit()
         if chosen is None:
+            untested = [r for r in self.reach if r.status == "untested"]
+            if untested and len(untested) == len(self.reach):
+                self.reach_failures.append(
+                    Failure(
+                        "reachability",
+                        f"no address of {self.target.host} can be reached from this host "
+                        f"({untested[0].message})",
+                        self.target.host,
+                        self.opts.smtp_port,
+                    )
+                )
             self.skipped = (
                 f"{self.target.host}: skipped, no address reachable"
                 if self.target.addresses
@@ -505,6 +530,23 @@ class _Exchange:
                 session.close()
         if relay_task is not None:
             self.relay = await relay_task
+
+
+def _no_local_route(address: str, port: int) -> str:
+    """Why this host cannot send packets to ``address`` at all ("" when it can).
+
+    A UDP socket's connect() only consults the routing table: nothing is sent.
+    """
+    import socket
+
+    family = socket.AF_INET6 if ":" in address else socket.AF_INET
+    try:
+        with socket.socket(family, socket.SOCK_DGRAM) as probe:
+            probe.connect((address, port))
+    except OSError as exc:
+        kind = "IPv6" if family == socket.AF_INET6 else "IPv4"
+        return f"no {kind} route from this host ({exc.strerror or exc})"
+    return ""
 
 
 def _timing_ms(session: SmtpSession, step: str) -> float | None:

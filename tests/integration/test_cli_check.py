@@ -484,3 +484,21 @@ def test_progress_display_on_a_terminal(lab: Lab) -> None:
     assert result.returncode == 0
     assert json.loads(result.stdout)["exit_code"] == 0
     assert b"Reachability" in drawn and b"healthy.test" in drawn
+
+
+def test_untrusted_certificate_reported_and_session_goes_on(
+    lab: Lab, capsys: pytest.CaptureFixture[str]
+) -> None:
+    args = lab.args("healthy.test", None, "--no-relay")
+    at = args.index("--ca-file")
+    del args[at : at + 2]  # the system CAs do not trust the test CA
+    code, doc = run_json(capsys, args)
+    assert code == 1
+    steps = steps_of(doc)
+    smtp = codes(steps["smtp"])
+    assert smtp["tls.certificate-untrusted"] == "fail"
+    assert smtp["smtp.postmaster-accepted"] == "ok"  # tested anyway, over unverified TLS
+    assert doc["results"]["smtp"][0]["tls"]["verified"] is False
+    policy = codes(steps["policy"])
+    assert policy["dane.match"] == "ok"  # DANE does not need a public CA
+    assert policy["mtasts.fetch-failed"] == "fail"  # MTA-STS does

@@ -291,3 +291,9 @@ def test_terminal_report_prints_peer_text_literally() -> None:
 def test_server_guess_dataclass_in_report() -> None:
     guess = ServerGuess("postfix", "Postfix", "postfix", "banner")
     assert guess.profile == "postfix"
+
+
+def test_no_local_route_for_loopback_is_empty() -> None:
+    from mailprobe.checks.check import _no_local_route
+
+    assert _no_local_route("127.0.4.1", 25) == ""
