@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
+from rich import box
 from rich.table import Table
 from rich.text import Text
 
@@ -40,13 +41,13 @@ _OUTCOME_STYLE = {
 }
 #: How an outcome reads in the table's verdict column.
 OUTCOME_TEXT = {
-    "accepted": "ACCEPTED (would relay)",
+    "accepted": "ACCEPTED",
     "rejected": "rejected",
     "refused-temporarily": "refused (4xx)",
     "auth-required": "auth required",
     "deferred": "deferred",
     "mail-deferred": "MAIL deferred",
-    "mail-refused": "not tested (MAIL refused)",
+    "mail-refused": "MAIL refused",
     "error": "error",
     "not-tested": "not tested",
 }
@@ -92,9 +93,16 @@ def render_report(console: Console, report: RelayReport, *, verbose: int = 0) ->
     if report.variants:
         console.print()
         console.print(_variant_table(report.variants, "Relay battery (anonymous)"))
+        console.print(
+            Text(
+                "ACCEPTED: the server took the recipient and would relay; refused (4xx): a "
+                "temporary refusal to relay; MAIL refused: the variant was not tested",
+                style="dim",
+            )
+        )
     if report.probes:
         console.print()
-        console.print(_variant_table(report.probes, "Extra checks"))
+        console.print(_variant_table(report.probes, "Extra checks (not part of the verdict)"))
     _render_extras(console, report)
     console.print()
     line = Text("Verdict: ", style="bold")
@@ -111,13 +119,20 @@ def render_report(console: Console, report: RelayReport, *, verbose: int = 0) ->
 
 
 def _variant_table(results: Sequence[VariantResult], title: str) -> Table:
-    table = Table(title=title, title_justify="left", show_lines=False, pad_edge=False)
-    table.add_column("Variant", no_wrap=True)
-    table.add_column("MAIL FROM", overflow="fold")
-    table.add_column("RCPT TO", overflow="fold")
+    table = Table(
+        title=title,
+        title_justify="left",
+        title_style="bold",
+        box=box.SIMPLE_HEAD,
+        pad_edge=False,
+        collapse_padding=True,
+    )
+    table.add_column("Variant", overflow="fold", min_width=8)
+    table.add_column("MAIL FROM", overflow="fold", min_width=12)
+    table.add_column("RCPT TO", overflow="fold", min_width=16)
     table.add_column("Code", justify="right", no_wrap=True)
     table.add_column("Enh.", no_wrap=True)
-    table.add_column("Reply text", overflow="fold")
+    table.add_column("Reply text", overflow="fold", min_width=10)
     table.add_column("Verdict", no_wrap=True)
     for result in results:
         decisive = result.rcpt_reply or result.mail_reply
