@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import socket
@@ -655,3 +656,32 @@ def test_own_domain_from_ptr_when_the_greeting_has_no_name(
     assert "percent-host" in skipped
     assert report["verdict"] == "closed"
     assert code == 0
+
+
+def test_battery_past_the_session_timeout_is_inconclusive(
+    peer_factory: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    async def slow_rcpt(conn: Any) -> None:
+        await conn.send_lines(["220 mail.relay.test ESMTP slow"])
+        while (line := await conn.readline()) is not None:
+            verb = line.split(" ", 1)[0].upper()
+            if verb == "EHLO":
+                await conn.send_lines(["250-mail.relay.test", "250 ENHANCEDSTATUSCODES"])
+            elif verb == "RCPT":
+                await asyncio.sleep(0.4)
+                await conn.send_lines(["550 5.7.1 Relaying denied"])
+            elif verb == "QUIT":
+                await conn.send_lines(["221 2.0.0 Bye"])
+                await conn.close()
+                return
+            else:
+                await conn.send_lines(["250 2.0.0 Ok"])
+
+    peer = peer_factory.raw(slow_rcpt, address=RELAY_ADDRESS)
+    code, doc = _run_json(capsys, *_target(peer), "--relay-only", "--session-timeout", "1")
+    report = _report(doc)
+    assert code == 1
+    assert report["verdict"] == "inconclusive"
+    assert "did not finish within 1 s" in report["reason"]
+    outcomes = {v["outcome"] for v in report["variants"]}
+    assert "rejected" in outcomes and "not-tested" in outcomes
