@@ -182,7 +182,8 @@ def run_ndr(
 
         if stdin_requested:
             source = "standard input"
-            data = read_stream(sys.stdin.buffer)
+            stdin: Any = getattr(sys.stdin, "buffer", sys.stdin)
+            data = read_stream(stdin)
         else:
             assert file is not None
             source = str(file)

@@ -91,7 +91,12 @@ _FORMAT_HINTS = (
 
 def read_stream(stream: BinaryIO, name: str = "standard input") -> bytes:
     """Read at most ``MAX_BYTES`` from ``stream``; refuse anything larger."""
-    data = stream.read(MAX_BYTES + 1)
+    try:
+        data = stream.read(MAX_BYTES + 1)
+    except OSError as exc:
+        raise UsageError(f"cannot read {name}: {exc.strerror or exc}") from None
+    if not isinstance(data, bytes):
+        raise UsageError(f"cannot read {name} as bytes")
     if len(data) > MAX_BYTES:
         raise UsageError(f"{name} is larger than {MAX_BYTES // (1024 * 1024)} MB; not a bounce")
     return data

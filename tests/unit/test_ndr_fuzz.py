@@ -108,3 +108,26 @@ def test_parse_bounce_mutated_fixtures(sample: bytes, position: int, insert: byt
     data = sample[:position] + insert + sample[position + len(insert) :]
     with contextlib.suppress(UsageError):
         parse_bounce(data, "fuzz")
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.lists(st.one_of(st.text(max_size=40), _code_text, st.sampled_from(_FRAGMENTS)), max_size=4),
+    st.booleans(),
+)
+def test_whole_command_only_explains_or_refuses(arguments: list[str], as_json: bool) -> None:
+    import contextlib
+    import io
+
+    from mailprobe.cli.app import main
+
+    out, err = io.StringIO(), io.StringIO()
+    argv = ["--json"] if as_json else []
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        # Without "--" (when possible) the fast path runs, with it typer parses.
+        separator = ["--"] if any(a.startswith("-") for a in arguments) else []
+        code = main([*argv, "ndr", *separator, *arguments])
+    assert code in (0, 2), err.getvalue()
+    assert "internal error" not in err.getvalue()
+    if code == 2:
+        assert err.getvalue().startswith("mailprobe: error: ")
