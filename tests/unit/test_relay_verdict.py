@@ -225,3 +225,18 @@ def test_combine_reports_without_reports_is_inconclusive() -> None:
     run = combine_reports("example.org", ())
     assert run.verdict == "inconclusive"
     assert int(run.exit_code()) == 3
+
+
+@given(
+    st.integers(min_value=100, max_value=599),
+    st.one_of(st.none(), st.integers(min_value=100, max_value=599)),
+    st.text(max_size=80),
+)
+def test_only_2xx_to_mail_and_rcpt_is_accepted(
+    mail_code: int, rcpt_code: int | None, text: str
+) -> None:
+    mail = reply(mail_code, text)
+    rcpt = reply(rcpt_code, text) if rcpt_code is not None else None
+    outcome = classify(mail, rcpt)
+    accepted = 200 <= mail_code < 300 and rcpt_code is not None and 200 <= rcpt_code < 300
+    assert (outcome == "accepted") == accepted
