@@ -84,7 +84,17 @@ class LineClient:
 
 
 def run(coro):  # type: ignore[no-untyped-def]
-    return asyncio.run(asyncio.wait_for(coro, TIMEOUT * 2))
+    """Run a client coroutine, then let the loop finish closing its (TLS) transports: a TLS
+    close completes a few loop iterations later, and a loop closed before that leaves an
+    unclosed socket (a ResourceWarning, an error under filterwarnings=error)."""
+
+    async def bounded():  # type: ignore[no-untyped-def]
+        try:
+            return await asyncio.wait_for(coro, TIMEOUT * 2)
+        finally:
+            await asyncio.sleep(0.2)
+
+    return asyncio.run(bounded())
 
 
 # ---------------------------------------------------------------------------------------------
