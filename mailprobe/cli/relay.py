@@ -26,7 +26,6 @@ from mailprobe.cli.common import (
     warn_line,
 )
 from mailprobe.errors import UsageError
-from mailprobe.model import worst_exit_code
 from mailprobe.text import has_control_chars
 
 if TYPE_CHECKING:
@@ -194,7 +193,7 @@ def relay_test(
     run: RelayRun = run_async(_run(target, use_mx, options, cfg))
     if transcript is not None:
         _write_transcript(transcript, run)
-    code = worst_exit_code(run.exit_codes()) if run.reports else run.exit_code()
+    code = run.exit_code()
     from mailprobe.render.relay import render_relay
 
     level = global_options().verbose

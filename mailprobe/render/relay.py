@@ -116,6 +116,13 @@ def render_report(console: Console, report: RelayReport, *, verbose: int = 0) ->
     )
     console.print(counts)
     render_findings(console, report.findings, verbose)
+    if verbose >= 2:
+        from mailprobe.render.transcript import render_transcript
+
+        for conn in report.transcripts:
+            console.print()
+            items = ", ".join(conn.items) if conn.items else "(no variants)"
+            render_transcript(console, conn.lines, title=f"{conn.label}: {items}")
 
 
 def _variant_table(results: Sequence[VariantResult], title: str) -> Table:
