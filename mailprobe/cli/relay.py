@@ -5,8 +5,10 @@ See docs/relay-test.md for the variants, the verdict rules and the caveats.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import sys
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -31,6 +33,7 @@ from mailprobe.text import has_control_chars
 if TYPE_CHECKING:
     from mailprobe.checks.relay import RelayOptions, RelayRun
     from mailprobe.config import Settings
+    from mailprobe.dns import Resolver
 
 _FALLBACK_HELO = "mailprobe.invalid"
 _HELO_NAME = r"\[[0-9A-Fa-f:.Iv]+\]|[A-Za-z0-9_]([A-Za-z0-9_.-]*[A-Za-z0-9_])?"
@@ -213,17 +216,16 @@ async def _run(target: str, use_mx: bool, options: RelayOptions, cfg: Settings) 
     from mailprobe.dns import Resolver
 
     async with Resolver.from_settings(cfg) as resolver:
-        lookup = _ptr_lookup(resolver)
-        import dataclasses
-
-        options = dataclasses.replace(options, ptr_lookup=lookup)
+        options = dataclasses.replace(options, ptr_lookup=_ptr_lookup(resolver))
         if use_mx:
             return await check_relay_mx(target, options, resolver)
         report = await check_relay(target, options)
         return combine_reports(None, (report,))
 
 
-def _ptr_lookup(resolver: Any) -> Any:
+def _ptr_lookup(resolver: Resolver) -> Callable[[str], Awaitable[str | None]]:
+    """The PTR name of an address (the own-domain fallback), None when there is none."""
+
     async def lookup(address: str) -> str | None:
         from mailprobe.dns import reverse_name
 
