@@ -706,7 +706,7 @@ class Resolver:
                 if len(data) > 3 and data[2] & 0x02:  # TC: ask again over TCP
                     data = await _tcp_exchange(server, wire, timeout)
         except TimeoutError:
-            return failed(DnsStatus.TIMEOUT, f"no answer within {timeout:.3g} s")
+            return failed(DnsStatus.TIMEOUT, f"no answer within {round(timeout, 3):g} s")
         except ConnectionRefusedError:
             return failed(DnsStatus.ERROR, "connection refused (no DNS server on that port)")
         except asyncio.IncompleteReadError:
