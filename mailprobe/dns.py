@@ -15,8 +15,10 @@ API for checks and other commands::
     ascii_name, unicode_name = parse_domain("bücher.example")   # IDNA 2008 A-label; UsageError
 
     async with Resolver([server], timeout=5, tcp=False, dnssec=False) as resolver:
-        # Resolver(None) = the configured dns_server, else the nameservers of /etc/resolv.conf;
-        # Resolver.from_settings(cfg, servers=..., tcp=..., doh=..., dnssec=...) for a CLI run.
+        # Resolver(None): the nameservers of /etc/resolv.conf. For a CLI run use
+        # Resolver.from_settings(cfg, servers=[...], doh=URL, tcp=..., dnssec=...): --server
+        # values, else --doh, else the configured dns_server, else resolv.conf.
+        # DoH by hand: Resolver([parse_doh_url("https://dns.example/dns-query")]).
         answer = await resolver.query("example.org", "MX")
         answer.status            # DnsStatus: OK NXDOMAIN NODATA SERVFAIL REFUSED TIMEOUT ERROR
         answer.records           # presentation text, e.g. ("10 mx1.example.org.",)
@@ -34,6 +36,9 @@ API for checks and other commands::
         #   IPv4 then IPv6 as text (A and AAAA asked concurrently); [] when the name has none;
         #   raises DnsFailure / StepTimeout only when a lookup failed and no address came back.
         strings = txt_strings(await resolver.query("_dmarc.example.org", "TXT"))
+        mx_records(answer)       # [(10, "mx1.example.org"), ...] from an MX answer ("." = null)
+        host_records(ptr_answer) # PTR/CNAME/NS targets, lower case, no final dot
+        reverse_name("192.0.2.1")   # "1.2.0.192.in-addr.arpa"
 
 Timeouts: ``timeout`` bounds one try at one server (the UDP query is sent again once halfway
 through it); ``lifetime`` (default: ``timeout`` x number of servers) bounds one lookup across all
