@@ -633,6 +633,13 @@ class _SmtpScript:
             )
             how = "given with --expect" if self.server.source == "--expect" else "from its banner"
             self._add(Severity.INFO, "check.server-guess", f"{what} ({how}); {verbs}")
+        else:
+            self._add(
+                Severity.INFO,
+                "check.server-guess",
+                "server type not recognised from its banner: EHLO verbs not judged",
+                "Give the expected verb profile with --expect PROFILE to compare them.",
+            )
         self.offered = "STARTTLS" in self.before
         if self.offered:
             session = await self._starttls(session)

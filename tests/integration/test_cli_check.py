@@ -6,6 +6,7 @@ The lab (127.0.4.x for DNS and SMTP, 127.0.5.x for HTTPS):
 127.0.4.1      Postfix ``mx1.healthy.test``    STARTTLS with a test-CA certificate, closed
 127.0.4.2      Postfix ``mx.openrelay.test``   STARTTLS, open relay (mynetworks 0.0.0.0/0)
 127.0.4.3      Postfix ``mx.notls.test``       no STARTTLS
+127.0.4.4      Postfix ``mx.unknown.test``     STARTTLS, a banner naming no MTA
 127.0.4.9      nothing                         a dead exchanger
 127.0.4.53     DNS (AD flag set)               the zones below
 127.0.5.40     HTTPS                           MTA-STS policies
@@ -13,8 +14,9 @@ The lab (127.0.4.x for DNS and SMTP, 127.0.5.x for HTTPS):
 
 Domains: ``healthy.test`` (everything right), ``openrelay.test``, ``notls.test``,
 ``badsts.test`` (MTA-STS policy naming another MX), ``twospf.test`` (two SPF records),
-``dead.test`` (second exchanger dead). Loopback exchangers trip mx's non-public findings; the
-tests pass ``--allow-private``, which turns exactly those into information.
+``dead.test`` (second exchanger dead), ``unknown.test`` (a server of unknown kind). Loopback
+exchangers trip mx's non-public findings; the tests pass ``--allow-private``, which turns exactly
+those into information.
 
 ``start_lab()`` is plain code (no pytest) so ``bench/check_vs_separate.py`` can reuse it.
 """
@@ -42,7 +44,9 @@ from tests.support.https import HttpsServer, start_https_server
 from tests.support.postfix import PostfixFactory, PostfixInstance, postfix_available
 
 REPO = Path(__file__).resolve().parents[2]
-DOMAINS_ACCEPTED = "healthy.test, openrelay.test, notls.test, badsts.test, twospf.test, dead.test"
+DOMAINS_ACCEPTED = (
+    "healthy.test, openrelay.test, notls.test, badsts.test, twospf.test, dead.test, unknown.test"
+)
 
 
 def _leaf_der(chain_pem: Path) -> bytes:
@@ -75,6 +79,7 @@ class Lab:
     healthy: PostfixInstance
     open_relay: PostfixInstance
     no_tls: PostfixInstance
+    unknown: PostfixInstance
     factory: PostfixFactory
     sts_urls: dict[str, str]
 
@@ -143,6 +148,16 @@ def start_lab(directory: Path) -> Lab:
             domain="notls.test",
             hostname="mx.notls.test",
         )
+        unknown_cert = ca.issue("mx.unknown.test", "127.0.4.4")
+        unknown = factory(
+            "check-unknown",
+            "127.0.4.4",
+            healthy.port,
+            {**spoof_guard, "smtpd_banner": "$myhostname ESMTP ready"},
+            domain="unknown.test",
+            hostname="mx.unknown.test",
+            tls_cert=unknown_cert,
+        )
     except BaseException:
         factory.close()
         raise
@@ -153,6 +168,7 @@ def start_lab(directory: Path) -> Lab:
         "notls.test": https.set("/notls/mta-sts.txt", _sts_policy("mx.notls.test")),
         "badsts.test": https.set("/badsts/mta-sts.txt", _sts_policy("mail.elsewhere.test")),
         "twospf.test": https.set("/twospf/mta-sts.txt", _sts_policy("mx1.healthy.test")),
+        "unknown.test": https.set("/unknown/mta-sts.txt", _sts_policy("mx.unknown.test")),
         "dead.test": https.set(
             "/dead/mta-sts.txt", _sts_policy("mx1.healthy.test", "mx2.dead.test")
         ),
@@ -184,11 +200,13 @@ def start_lab(directory: Path) -> Lab:
             spf=["v=spf1 ip4:127.0.4.0/24 -all"],
         )
         + "mx2 A 127.0.4.9\n",
+        "unknown.test": _zone("unknown.test", [(10, "mx.unknown.test")], spf=["v=spf1 mx -all"])
+        + "mx A 127.0.4.4\n",
         "4.0.127.in-addr.arpa": "1 PTR mx1.healthy.test.\n2 PTR mx.openrelay.test.\n"
-        "3 PTR mx.notls.test.\n9 PTR mx2.dead.test.\n",
+        "3 PTR mx.notls.test.\n4 PTR mx.unknown.test.\n9 PTR mx2.dead.test.\n",
     }
     dns = start_dns_server(zones, address="127.0.4.53", authenticated=True)
-    return Lab(dns, https, ca.ca_pem, healthy, open_relay, no_tls, factory, sts_urls)
+    return Lab(dns, https, ca.ca_pem, healthy, open_relay, no_tls, unknown, factory, sts_urls)
 
 
 @pytest.fixture(scope="module")
@@ -502,3 +520,16 @@ def test_untrusted_certificate_reported_and_session_goes_on(
     policy = codes(steps["policy"])
     assert policy["dane.match"] == "ok"  # DANE does not need a public CA
     assert policy["mtasts.fetch-failed"] == "fail"  # MTA-STS does
+
+
+def test_unknown_server_gets_no_verb_complaints(
+    lab: Lab, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A banner that names no known MTA: the verbs are not judged, the guess says so."""
+    code, doc = run_json(capsys, lab.args("unknown.test", lab.unknown.port, "--no-relay"))
+    assert code == 0
+    smtp = doc["results"]["smtp"][0]
+    assert smtp["server"] is None and smtp["comparison"] is None
+    found = codes(steps_of(doc)["smtp"])
+    assert found["check.server-guess"] == "info"
+    assert not any(code.startswith("ehlo.") for code in found)
