@@ -153,6 +153,8 @@ def check(
         raise UsageError(f"--ca-file {ca_file}: no such file")
     if mta_sts_url is not None and not mta_sts_url.lower().startswith(("https://", "http://")):
         raise UsageError(f"--mta-sts-url {mta_sts_url!r}: expected an https:// URL")
+    if html is not None and not html.parent.is_dir():
+        raise UsageError(f"--html {html}: directory {html.parent} does not exist")
     selectors = tuple(dkim_selector or ())
     for selector in selectors:
         check_argument(selector, "--dkim-selector")

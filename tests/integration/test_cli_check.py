@@ -420,6 +420,7 @@ def test_subprocess_json_no_progress(lab: Lab) -> None:
         (["check", "healthy.test", "--server", "not-an-ip"], "not an IP address"),
         (["check", "healthy.test", "--mta-sts-url", "ftp://x"], "--mta-sts-url"),
         (["check"], "at least one domain"),
+        (["check", "healthy.test", "--html", "/nonexistent-dir/r.html"], "does not exist"),
     ],
 )
 def test_bad_input_exit_2(
