@@ -173,6 +173,8 @@ def parse_bounce(data: bytes, source: str) -> BounceReport:
         message = email.message_from_bytes(data)
     except (ValueError, LookupError, TypeError, IndexError) as exc:  # malformed MIME
         raise UsageError(f"{source}: cannot parse as a mail message ({exc})") from None
+    except RecursionError:  # the stdlib parser recurses once per nested multipart
+        raise UsageError(f"{source}: MIME parts nested too deeply to be a bounce") from None
     notes: list[str] = []
     formats: list[str] = []
     reporting_mta: str | None = None
@@ -224,6 +226,8 @@ def parse_bounce(data: bytes, source: str) -> BounceReport:
             address = named[0]
         elif address == _UNKNOWN and _ADDR_RE.search(line):
             address = _ADDR_RE.findall(line)[0]
+        elif address == _UNKNOWN and len(recipients) == 1:
+            address = next(iter(recipients.values())).recipient
         key = address.lower()
         entry = recipients.get(key)
         if entry is None:
@@ -249,20 +253,25 @@ def parse_bounce(data: bytes, source: str) -> BounceReport:
     )
 
 
-def _parts(message: email.message.Message) -> Iterator[email.message.Message]:
+def _parts(message: email.message.Message, depth: int = 0) -> Iterator[email.message.Message]:
     """The message's parts, without descending into attached original messages."""
     yield message
-    if message.is_multipart() and message.get_content_type() not in (
-        "message/rfc822",
-        "message/delivery-status",
-        "message/global-delivery-status",
-        "text/rfc822-headers",
+    if (
+        depth < 20
+        and message.is_multipart()
+        and message.get_content_type()
+        not in (
+            "message/rfc822",
+            "message/delivery-status",
+            "message/global-delivery-status",
+            "text/rfc822-headers",
+        )
     ):
         payload = message.get_payload()
         if isinstance(payload, list):
             for sub in payload[:200]:
                 if isinstance(sub, email.message.Message):
-                    yield from _parts(sub)
+                    yield from _parts(sub, depth + 1)
 
 
 def _decoded(part: email.message.Message) -> str:

@@ -207,3 +207,24 @@ def test_adversarial_input_finishes() -> None:
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "done"
+
+
+def test_deeply_nested_mime_is_refused() -> None:
+    body = b"".join(
+        b"--b%d\nContent-Type: multipart/mixed; boundary=b%d\n\n" % (i, i + 1) for i in range(3000)
+    )
+    data = b"Content-Type: multipart/mixed; boundary=b0\n\n" + body + b"--b3000\n\n550 5.1.1 x\n"
+    with pytest.raises(UsageError, match="nested too deeply"):
+        parse_bounce(data, "nested")
+
+
+def test_text_code_without_address_goes_to_the_only_recipient() -> None:
+    data = (
+        b"Content-Type: multipart/report; boundary=x\n\n--x\nContent-Type: text/plain\n\n"
+        b"The response was:\n550 5.1.1 no such user here\n"
+        b"--x\nContent-Type: message/delivery-status\n\nReporting-MTA: dns; m.example\n\n"
+        b"Final-Recipient: rfc822; olga@example.com\nAction: failed\nStatus: 5.0.0\n--x--\n"
+    )
+    report = parse_bounce(data, "one")
+    (olga,) = report.recipients
+    assert olga.codes == ("5.0.0", "5.1.1", "550")
