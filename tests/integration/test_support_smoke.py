@@ -552,3 +552,38 @@ def test_generic_peer_rules_count_and_record(
     assert "RCPT TO:<a@example.net>" in peer.transcript.received(connection=1)
     assert peer.transcript.commands(connection=1) == ["EHLO", "MAIL", "RCPT", "QUIT"]
     assert not peer.transcript.saw_data()
+
+
+def test_aiosmtpd_peer_receives_a_message(aiosmtpd_peer) -> None:  # type: ignore[no-untyped-def]
+    async def send() -> None:
+        client = aiosmtplib.SMTP(
+            hostname=aiosmtpd_peer.address, port=aiosmtpd_peer.port, start_tls=False
+        )
+        await client.connect()
+        await client.sendmail("a@example.net", ["b@example.org"], "Subject: t\r\n\r\n.dot\r\n")
+        await client.quit()
+
+    run(send())
+    assert aiosmtpd_peer.wait_idle()
+    [envelope] = aiosmtpd_peer.messages
+    assert envelope.rcpt_tos == ["b@example.org"]
+    assert b"\r\n.dot" in envelope.content  # dot-unstuffed by aiosmtpd
+    assert aiosmtpd_peer.connections == 1
+    assert "DATA" in "".join(aiosmtpd_peer.transcript.received())
+
+
+def test_aiosmtpd_peer_custom_ehlo_and_auth(peer_factory) -> None:  # type: ignore[no-untyped-def]
+    peer = peer_factory.aiosmtpd(ehlo=["SIZE 1000", "AUTH LOGIN PLAIN"], auth_users={"u": "p"})
+
+    async def login() -> tuple[list[str], int]:
+        client = aiosmtplib.SMTP(hostname=peer.address, port=peer.port, start_tls=False)
+        await client.connect()
+        await client.ehlo()
+        extensions = sorted(client.esmtp_extensions)
+        code = (await client.auth_plain("u", "p")).code
+        await client.quit()
+        return extensions, code
+
+    extensions, code = run(login())
+    assert extensions == ["auth", "size"] and code == 235
+    assert [(a.username, a.password, a.success) for a in peer.auth_attempts] == [("u", "p", True)]

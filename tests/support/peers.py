@@ -14,9 +14,11 @@ timeout, every session has an overall bound, and servers are closed at fixture t
 peer can never hang a test. Peers listen on port 0 (a free port) of a loopback address:
 127.0.2.10 for ehlo-style peers, 127.0.3.10 for relay-style peers, unless told otherwise.
 
-aiosmtpd is not used: its Controller cannot listen on port 0, makes a self-test connection that
-would pollute the transcript, and normalises replies; these peers need byte-exact control over
-every reply (Exchange reply texts, drops in the middle of a reply, banners that never come).
+The scripted peers do not use aiosmtpd: its Controller cannot listen on port 0, makes a
+self-test connection, and normalises replies, while these peers need byte-exact control over every
+reply (Exchange reply texts, drops in the middle of a reply, banners that never come).
+:class:`AiosmtpdPeer` (fixture ``aiosmtpd_peer``) wraps aiosmtpd where a complete, standard
+SMTP implementation matters more (DATA handling, dot-stuffing, SMTPUTF8).
 
 Quick use in a test::
 
@@ -36,6 +38,7 @@ import hashlib
 import hmac
 import re
 import secrets
+import socket
 import ssl
 import threading
 import time
@@ -1035,6 +1038,138 @@ def drop_mid_reply_handler(hostname: str = "mail.test.example") -> Handler:
 
 
 # ----------------------------------------------------------------------------------------------
+# aiosmtpd: a complete, well-behaved SMTP implementation (DATA, dot-stuffing, SIZE, SMTPUTF8)
+
+
+class AiosmtpdPeer:
+    """An aiosmtpd server (Controller in its own thread) with an optional custom EHLO list.
+
+    Use it where a real SMTP implementation matters more than byte-exact replies, e.g. to check
+    what a client sends with DATA. ``messages`` holds aiosmtpd ``Envelope`` objects (``mail_from``,
+    ``rcpt_tos``, ``content``); ``transcript`` records every line like the scripted peers.
+    """
+
+    def __init__(
+        self,
+        address: str = EHLO_ADDRESS,
+        *,
+        hostname: str = "mail.test.example",
+        ehlo: Sequence[str] | None = None,
+        tls_context: ssl.SSLContext | None = None,
+        auth_users: Mapping[str, str] | None = None,
+    ) -> None:
+        from aiosmtpd.controller import Controller
+        from aiosmtpd.smtp import SMTP, AuthResult, LoginPassword
+
+        self.address = address
+        self.hostname = hostname
+        self.transcript = Transcript()
+        self.messages: list[Any] = []
+        self.auth_attempts: list[AuthAttempt] = []
+        self._count = 0
+        self._lock = threading.Lock()
+        peer = self
+        custom_ehlo = None if ehlo is None else list(ehlo)
+        users = dict(auth_users or {})
+
+        class Handler:
+            async def handle_EHLO(
+                self, server: Any, session: Any, envelope: Any, hostname: str, responses: list[str]
+            ) -> list[str]:
+                session.host_name = hostname
+                if custom_ehlo is None:
+                    return responses
+                texts = [peer.hostname, *custom_ehlo]
+                return [f"250{'-' if i < len(texts) - 1 else ' '}{t}" for i, t in enumerate(texts)]
+
+            async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+                peer.messages.append(envelope)
+                return "250 2.0.0 Ok: queued"
+
+        def authenticator(
+            server: Any, session: Any, envelope: Any, mechanism: str, auth_data: Any
+        ) -> Any:
+            if not isinstance(auth_data, LoginPassword):
+                return AuthResult(success=False, handled=False)
+            user = auth_data.login.decode("utf-8", "replace")
+            password = auth_data.password.decode("utf-8", "replace")
+            success = users.get(user) == password
+            peer.auth_attempts.append(AuthAttempt(0, mechanism, user, password, success))
+            return AuthResult(success=success)
+
+        class RecordingSMTP(SMTP):  # type: ignore[misc]
+            def connection_made(self, transport: asyncio.BaseTransport) -> None:
+                if not hasattr(self, "_peer_number"):
+                    with peer._lock:
+                        peer._count += 1
+                        self._peer_number = peer._count
+                    peer.transcript.add(self._peer_number, "event", b"connect")
+                else:
+                    peer.transcript.add(self._peer_number, "event", b"tls")
+                super().connection_made(transport)
+
+            def data_received(self, data: bytes) -> None:
+                peer.transcript.add(self._peer_number, "recv", data)
+                for line in data.decode("utf-8", "replace").splitlines():
+                    peer.transcript.add(self._peer_number, "recv-command", line.encode())
+                super().data_received(data)
+
+            async def push(self, status: Any) -> None:
+                raw = status.encode() if isinstance(status, str) else status
+                peer.transcript.add(self._peer_number, "sent", raw + b"\r\n")
+                await super().push(status)
+
+        class RecordingController(Controller):  # type: ignore[misc]
+            def factory(self) -> Any:
+                return RecordingSMTP(self.handler, **self.SMTP_kwargs)
+
+        kwargs: dict[str, Any] = {}
+        if tls_context is not None:
+            kwargs["tls_context"] = tls_context
+        if users:
+            kwargs.update(authenticator=authenticator, auth_require_tls=False)
+        # aiosmtpd's Controller cannot listen on port 0: pick a free port first
+        with socket.socket() as probe:
+            probe.bind((address, 0))
+            self.port: int = probe.getsockname()[1]
+        self._controller = RecordingController(
+            Handler(), hostname=address, port=self.port, server_hostname=hostname, **kwargs
+        )
+
+    def start(self) -> AiosmtpdPeer:
+        """Start the server; the Controller's own readiness connection is forgotten."""
+        self._controller.start()
+        self.transcript.clear()
+        with self._lock:
+            self._count = 0
+        return self
+
+    def stop(self) -> None:
+        """Stop the server (bounded by aiosmtpd)."""
+        with contextlib.suppress(Exception):
+            self._controller.stop()
+
+    @property
+    def connections(self) -> int:
+        """Connections accepted since start (the Controller's own probe excluded)."""
+        with self._lock:
+            return self._count
+
+    def wait_idle(self, timeout: float = 2.0) -> bool:
+        """Give the server a moment to process what the client sent (no open-connection count
+        is available from aiosmtpd, so this waits until the transcript stops growing)."""
+        deadline = time.monotonic() + timeout
+        seen = -1
+        while time.monotonic() < deadline:
+            now = len(self.transcript.lines())
+            if now == seen:
+                return True
+            seen = now
+            time.sleep(0.1)
+        return False
+
+
+# ----------------------------------------------------------------------------------------------
 # fixtures
 
 
@@ -1042,7 +1177,7 @@ class PeerFactory:
     """Creates peers and stops them all at teardown."""
 
     def __init__(self) -> None:
-        self.peers: list[PeerServer] = []
+        self.peers: list[PeerServer | AiosmtpdPeer] = []
 
     def smtp(self, **kwargs: Any) -> SmtpPeer:
         """Start an :class:`SmtpPeer` (keyword arguments as its constructor)."""
@@ -1057,6 +1192,12 @@ class PeerFactory:
         """Start a :class:`PeerServer` running ``handler`` per connection."""
         peer = PeerServer(handler, address, port, **kwargs)
         peer.start()
+        self.peers.append(peer)
+        return peer
+
+    def aiosmtpd(self, **kwargs: Any) -> AiosmtpdPeer:
+        """Start an :class:`AiosmtpdPeer` (keyword arguments as its constructor)."""
+        peer = AiosmtpdPeer(**kwargs).start()
         self.peers.append(peer)
         return peer
 
@@ -1325,3 +1466,11 @@ def mid_battery_421_peer_factory(peer_factory: PeerFactory) -> Callable[..., Smt
 def mid_battery_421_peer(mid_battery_421_peer_factory: Callable[..., SmtpPeer]) -> SmtpPeer:
     """421 and close after five commands on each connection."""
     return mid_battery_421_peer_factory(5)
+
+
+@pytest.fixture
+def aiosmtpd_peer(peer_factory: PeerFactory) -> AiosmtpdPeer:
+    """A plain aiosmtpd server on 127.0.2.10 (free port) that accepts everything and keeps the
+    envelopes in ``messages``; ``peer_factory.aiosmtpd(ehlo=..., tls_context=..., auth_users=...)``
+    for variants."""
+    return peer_factory.aiosmtpd()
