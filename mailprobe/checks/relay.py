@@ -1483,8 +1483,8 @@ class RelayRun:
         return VERDICT_LABELS[self.verdict]
 
     def exit_codes(self) -> list[int]:
-        """Each report's exit code (findings and failures), plus 3 for run-level failures."""
-        codes = [int(exit_code_for(r.findings, r.failures)) for r in self.reports]
+        """Each report's exit code (see ``report_exit_code``), plus 3 for run-level failures."""
+        codes = [int(report_exit_code(r)) for r in self.reports]
         if self.failures:
             codes.append(int(ExitCode.INCOMPLETE))
         return codes
@@ -1493,6 +1493,27 @@ class RelayRun:
         """The run's exit code: the worst of its reports (3 when nothing could be tested)."""
         codes = self.exit_codes()
         return worst_exit_code(codes) if codes else ExitCode.INCOMPLETE
+
+
+def report_exit_code(report: RelayReport) -> ExitCode:
+    """The exit code of one server's relay test, decided by the verdict.
+
+    CLOSED is 0 and OPEN RELAY or INCONCLUSIVE is 1 (issue: the verdict decides); a failure
+    finding (e.g. a message accepted with ``--send``) or a warning about something the user
+    asked for (AUTH that failed) also makes it 1, and a server that could not be tested at all
+    is 3. The internal-spoofing warning is advice beside the verdict: it is reported (and
+    counts in ``check``) but leaves a CLOSED relay test at exit 0.
+    """
+    if report.failures and not report.variants:
+        return ExitCode.INCOMPLETE
+    if report.verdict != "closed":
+        return ExitCode.PROBLEM
+    counted = [f for f in report.findings if f.code not in _ADVISORY_CODES]
+    return exit_code_for(counted, report.failures)
+
+
+#: Warnings that do not change the exit code of a CLOSED relay test.
+_ADVISORY_CODES = frozenset({"relay.internal-spoofing"})
 
 
 def combine_reports(
