@@ -1,0 +1,1265 @@
+"""EHLO verbs, expected verb profiles, and the scripted session behind ``mailprobe ehlo``.
+
+Pure parts (no I/O), reusable by ``relay-test`` and ``check``:
+
+- ``parse_extension(line)`` / ``parse_ehlo_reply(lines) -> Advertised``: EHLO keywords with
+  their parameters, SIZE in bytes and MB, AUTH mechanisms from ``AUTH X Y`` and ``AUTH=X``.
+- ``load_profiles()``, ``get_profile(name)``, ``profile_from_verbs("A,B,C")``: expected sets
+  from ``data/verb_profiles.toml``.
+- ``compare_verbs(keywords, profile) -> VerbComparison`` and ``diagnose_verbs(...)``: missing
+  and unexpected verbs, and the guide's "Exchange SMTP event sinks not loaded" diagnosis.
+- ``tls_report(info, ...)`` and ``tls_findings(report, ...)``: what a handshake showed, judged.
+- ``classify_reply(command, reply) -> CommandResult``: a reply with its outcome and, when the
+  NDR table knows the code, a one-line title.
+
+The session: ``probe_ehlo(request) -> EhloReport`` (one server address) and
+``run_ehlo(request, mx_domain=..., all_exchangers=..., resolver=...) -> EhloResults`` (a host,
+or the exchangers of a domain). Neither raises ``ProbeError``: a step that cannot complete ends
+the probe with ``EhloReport.failure`` set and everything seen so far kept (transcript included).
+Secrets never leave: the whole report passes through the session's ``Redactor`` at the end.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import functools
+import re
+import socket
+import ssl
+import time
+from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
+
+from mailprobe.checks.smtp import (
+    CertificateRejected,
+    Redactor,
+    Reply,
+    SmtpSession,
+    StepTiming,
+    TlsInfo,
+    TranscriptLine,
+    check_argument,
+)
+from mailprobe.errors import ProbeError, UsageError
+from mailprobe.model import Failure, Finding, Severity
+from mailprobe.text import clean_line
+
+if TYPE_CHECKING:
+    from mailprobe.dns import Resolver
+
+#: Preferred AUTH mechanisms when the user does not choose one, best first.
+AUTH_PREFERENCE = ("CRAM-MD5", "PLAIN", "LOGIN")
+SUPPORTED_AUTH = frozenset(AUTH_PREFERENCE)
+#: Mechanisms that send the password itself (only base64-encoded) over the connection.
+CLEARTEXT_AUTH = frozenset({"PLAIN", "LOGIN"})
+#: A certificate that expires within this many days earns ``tls.expires-soon``.
+EXPIRES_SOON_DAYS = 14
+#: HELO name used when neither ``--helo``, the config nor the local FQDN gives a usable one.
+FALLBACK_HELO = "mailprobe.invalid"
+_OLD_TLS = frozenset({"SSLv2", "SSLv3", "TLSv1", "TLSv1.1"})
+_KEYWORD = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]*")
+_MB = 1024 * 1024
+
+
+# -- parsing the EHLO reply -------------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class Extension:
+    """One advertised EHLO line: keyword (upper case), parameters, and the line as sent.
+
+    ``legacy`` marks the pre-standard ``KEYWORD=PARAMS`` form (``AUTH=LOGIN``, ``X-EXPS=LOGIN``).
+    """
+
+    keyword: str
+    params: tuple[str, ...]
+    line: str
+    legacy: bool = False
+
+
+@dataclasses.dataclass(frozen=True)
+class Advertised:
+    """What one EHLO reply offered."""
+
+    greeting: str
+    extensions: tuple[Extension, ...]
+    keywords: tuple[str, ...]
+    size_limit: int | None
+    size_limit_mb: float | None
+    auth_mechanisms: tuple[str, ...]
+
+    def has(self, keyword: str) -> bool:
+        """Whether ``keyword`` was advertised (case-insensitive)."""
+        return keyword.upper() in self.keywords
+
+
+def verb_keyword(verb: str) -> str:
+    """The keyword of an EHLO line or profile entry: first word before a space or ``=``."""
+    text = verb.strip()
+    match = _KEYWORD.match(text)
+    if match is None:
+        return clean_line(text.split(maxsplit=1)[0] if text.split() else text, 64).upper()
+    return match.group(0).upper()
+
+
+def parse_extension(line: str) -> Extension | None:
+    """Parse one EHLO extension line (``SIZE 5242880``, ``AUTH=LOGIN``); None if empty."""
+    text = clean_line(line)
+    if not text:
+        return None
+    keyword = verb_keyword(text)
+    rest = text[len(keyword) :] if text.upper().startswith(keyword) else text
+    legacy = rest.startswith("=")
+    params = tuple(rest.lstrip("=").replace("=", " ").split()) if legacy else tuple(rest.split())
+    return Extension(keyword=keyword, params=params, line=text, legacy=legacy)
+
+
+def parse_ehlo_reply(lines: Sequence[str]) -> Advertised:
+    """Parse the text lines of a 250 EHLO reply: greeting first, then one extension each."""
+    greeting = clean_line(lines[0]) if lines else ""
+    body = list(lines[1:])
+    if body and body[-1].strip().upper() == "OK":
+        body.pop()  # Exchange/IIS end the list with "250 OK", which is not an extension
+    extensions = tuple(ext for ext in map(parse_extension, body) if ext is not None)
+    keywords = tuple(dict.fromkeys(ext.keyword for ext in extensions))
+    size_limit: int | None = None
+    mechanisms: list[str] = []
+    for ext in extensions:
+        if ext.keyword == "SIZE" and ext.params and ext.params[0].isdigit():
+            size_limit = int(ext.params[0][:20])
+        elif ext.keyword == "AUTH":
+            mechanisms.extend(p.upper() for p in ext.params)
+    size_mb = round(size_limit / _MB, 2) if size_limit else None
+    return Advertised(
+        greeting=greeting,
+        extensions=extensions,
+        keywords=keywords,
+        size_limit=size_limit,
+        size_limit_mb=size_mb,
+        auth_mechanisms=tuple(dict.fromkeys(mechanisms)),
+    )
+
+
+# -- profiles ---------------------------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class VerbProfile:
+    """An expected EHLO verb set (see ``data/verb_profiles.toml`` for the field meanings)."""
+
+    name: str
+    title: str
+    required: tuple[str, ...]
+    optional: tuple[str, ...] = ()
+    unexpected: Severity = Severity.INFO
+    starttls: Literal["expected", "optional"] = "expected"
+    sinks: tuple[str, ...] = ()
+    hint: str = ""
+    source: str = ""
+
+    @property
+    def required_keywords(self) -> tuple[str, ...]:
+        """Distinct keywords of ``required``."""
+        return tuple(dict.fromkeys(verb_keyword(v) for v in self.required))
+
+    @property
+    def optional_keywords(self) -> tuple[str, ...]:
+        """Distinct keywords of ``optional``."""
+        return tuple(dict.fromkeys(verb_keyword(v) for v in self.optional))
+
+
+def _profile_from_table(
+    name: str, table: dict[str, Any], seen: tuple[str, ...] = ()
+) -> VerbProfile:
+    raw = dict(table[name])
+    like = raw.pop("like", None)
+    if like is not None:
+        if like in seen or like not in table:
+            raise ValueError(f"verb profile {name}: bad 'like' {like!r}")
+        base = dataclasses.asdict(_profile_from_table(like, table, (*seen, name)))
+        base.update(raw)
+        raw = base
+    unexpected = raw.get("unexpected", "info")
+    return VerbProfile(
+        name=name,
+        title=str(raw.get("title", name)),
+        required=tuple(raw.get("required", ())),
+        optional=tuple(raw.get("optional", ())),
+        unexpected=unexpected if isinstance(unexpected, Severity) else Severity(unexpected),
+        starttls="optional" if raw.get("starttls") == "optional" else "expected",
+        sinks=tuple(verb_keyword(v) for v in raw.get("sinks", ())),
+        hint=" ".join(str(raw.get("hint", "")).split()),
+        source=str(raw.get("source", "")),
+    )
+
+
+@functools.lru_cache(maxsize=1)
+def load_profiles() -> dict[str, VerbProfile]:
+    """The built-in profiles by name, read once from ``data/verb_profiles.toml``."""
+    import tomllib
+    from importlib import resources
+
+    text = resources.files("mailprobe.data").joinpath("verb_profiles.toml").read_text("utf-8")
+    table = tomllib.loads(text)["profiles"]
+    return {name: _profile_from_table(name, table) for name in table}
+
+
+def get_profile(name: str) -> VerbProfile:
+    """A built-in profile by name (case-insensitive); ``UsageError`` naming the known ones."""
+    profiles = load_profiles()
+    key = name.strip().lower()
+    if key not in profiles:
+        known = ", ".join(profiles)
+        raise UsageError(f"unknown verb profile {name!r} (known: {known})")
+    return profiles[key]
+
+
+def profile_from_verbs(text: str) -> VerbProfile:
+    """A profile from ``--expect-verbs "A,B,C"``: exactly these; anything else is a warning."""
+    verbs = [v.strip() for v in text.split(",") if v.strip()]
+    if not verbs:
+        raise UsageError("--expect-verbs needs a comma-separated list of EHLO keywords")
+    for verb in verbs:
+        check_argument(verb, "--expect-verbs entry")
+    keywords = [verb_keyword(v) for v in verbs]
+    return VerbProfile(
+        name="custom",
+        title="the verbs given with --expect-verbs",
+        required=tuple(verbs),
+        unexpected=Severity.WARN,
+        starttls="expected" if "STARTTLS" in keywords else "optional",
+    )
+
+
+# -- comparison and diagnosis -----------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class VerbComparison:
+    """Advertised keywords against a profile."""
+
+    profile: str
+    profile_title: str
+    expected: tuple[str, ...]
+    advertised: tuple[str, ...]
+    missing: tuple[str, ...]
+    unexpected: tuple[str, ...]
+    complete: bool
+
+
+def compare_verbs(advertised: Iterable[str], profile: VerbProfile) -> VerbComparison:
+    """Missing (required, not advertised) and unexpected (advertised, in neither list) verbs."""
+    seen = tuple(dict.fromkeys(verb_keyword(v) for v in advertised))
+    required = profile.required_keywords
+    known = set(required) | set(profile.optional_keywords)
+    missing = tuple(k for k in required if k not in seen)
+    unexpected = tuple(k for k in seen if k not in known)
+    return VerbComparison(
+        profile=profile.name,
+        profile_title=profile.title,
+        expected=required,
+        advertised=seen,
+        missing=missing,
+        unexpected=unexpected,
+        complete=not missing,
+    )
+
+
+SINKS_FIX = (
+    "Exchange's own SMTP is not loaded: only the Windows SMTP service answers (the list is the "
+    "one a server without Exchange shows), and the IIS metabase may be damaged. Restore the "
+    "Exchange verbs: on Exchange 2000 SP2 or later (not on a cluster) run the SMTP Reinstall "
+    "Tool, smtpreinstall.exe, from \\Server\\Support\\Utils\\i386 on the service pack CD; "
+    "otherwise reapply the latest Windows service pack, reinstall Exchange over itself (files "
+    "are replaced, settings kept), then reapply the Exchange service packs and updates."
+)
+
+
+def diagnose_verbs(
+    comparison: VerbComparison, profile: VerbProfile, subject: str = ""
+) -> tuple[Finding, ...]:
+    """Findings for a comparison: the guide's sinks case, other missing verbs, extra verbs."""
+    findings: list[Finding] = []
+    missing = list(comparison.missing)
+    sinks = [k for k in profile.sinks if k in comparison.expected]
+    plain_seen = [k for k in comparison.advertised if not k.startswith("X")]
+    if sinks and all(k in missing for k in sinks) and plain_seen:
+        findings.append(
+            Finding(
+                Severity.FAIL,
+                "ehlo.exchange-sinks-missing",
+                "every Exchange X- verb is missing (" + ", ".join(sinks) + "): Exchange's SMTP "
+                "event sinks are not loaded and the Windows SMTP service answers alone",
+                SINKS_FIX,
+                subject,
+            )
+        )
+        missing = [k for k in missing if k not in sinks]
+    if missing:
+        partial = bool(comparison.advertised)
+        summary = (
+            f"incomplete verb list for {profile.name}: missing " + ", ".join(missing)
+            if partial
+            else f"no extension advertised; {profile.name} expects " + ", ".join(missing)
+        )
+        fix = profile.hint or "Check the server's configuration for the missing extensions."
+        findings.append(Finding(Severity.WARN, "ehlo.missing-verbs", summary, fix, subject))
+    if comparison.unexpected:
+        findings.append(
+            Finding(
+                profile.unexpected,
+                "ehlo.unexpected-verbs",
+                f"advertised but not in {profile.name}: " + ", ".join(comparison.unexpected),
+                "Not a fault by itself: check that these extensions are meant to be offered.",
+                subject,
+            )
+        )
+    if not findings:
+        findings.append(
+            Finding(
+                Severity.OK,
+                "ehlo.verbs-match",
+                f"all {len(comparison.expected)} verbs expected by {profile.name} are advertised",
+                "",
+                subject,
+            )
+        )
+    return tuple(findings)
+
+
+# -- TLS --------------------------------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class TlsReport:
+    """The TLS layer of a session: protocol, cipher, certificate, and how it was judged.
+
+    ``mode`` is ``starttls`` or ``implicit``; ``not_after`` is ISO 8601 (UTC);
+    ``verified`` False means the chain was not trusted (``verify_error`` says why) and the
+    session went on only because of ``--insecure``.
+    """
+
+    mode: str
+    version: str | None
+    cipher: str | None
+    subject: str | None
+    issuer: str | None
+    sans: tuple[str, ...]
+    not_before: str | None
+    not_after: str | None
+    days_left: int | None
+    verified: bool
+    verify_error: str | None
+    checked_name: str | None
+    name_matches: bool | None
+
+
+def _cert_time(text: str | None) -> float | None:
+    if not text:
+        return None
+    try:
+        return float(ssl.cert_time_to_seconds(text))
+    except ValueError:
+        return None
+
+
+def _iso(seconds: float | None) -> str | None:
+    if seconds is None:
+        return None
+    import datetime
+
+    return datetime.datetime.fromtimestamp(seconds, datetime.UTC).isoformat()
+
+
+def tls_report(
+    info: TlsInfo, mode: str, verify_error: str | None = None, now: float | None = None
+) -> TlsReport:
+    """Summarise a ``TlsInfo`` (dates in ISO form, days until expiry)."""
+    now = time.time() if now is None else now
+    before = _cert_time(info.not_before)
+    after = _cert_time(info.not_after)
+    days_left = int((after - now) // 86400) if after is not None else None
+    return TlsReport(
+        mode=mode,
+        version=info.version,
+        cipher=info.cipher,
+        subject=info.subject,
+        issuer=info.issuer,
+        sans=info.sans,
+        not_before=_iso(before) if before is not None else info.not_before,
+        not_after=_iso(after) if after is not None else info.not_after,
+        days_left=days_left,
+        verified=info.verified,
+        verify_error=None if info.verified else (verify_error or info.verify_error),
+        checked_name=info.checked_name,
+        name_matches=info.name_matches,
+    )
+
+
+def tls_findings(
+    tls: TlsReport, subject: str = "", expires_soon_days: int = EXPIRES_SOON_DAYS
+) -> tuple[Finding, ...]:
+    """Judge a TLS report: trust, name, expiry, protocol version."""
+    findings: list[Finding] = []
+    if not tls.verified:
+        findings.append(
+            Finding(
+                Severity.FAIL,
+                "tls.certificate-untrusted",
+                f"certificate not trusted: {tls.verify_error or 'verification failed'} "
+                "(continued because of --insecure)",
+                "Install a certificate from a CA that senders trust, with the full chain "
+                "(intermediates); test a private CA with --ca-file.",
+                subject,
+            )
+        )
+    if tls.name_matches is False:
+        names = ", ".join(tls.sans[:8]) or tls.subject or "no names"
+        findings.append(
+            Finding(
+                Severity.WARN,
+                "tls.name-mismatch",
+                f"certificate does not cover {tls.checked_name} (it names {names})",
+                "Issue the certificate for the name clients connect to (the MX host name), "
+                "or connect with the name the certificate carries.",
+                subject,
+            )
+        )
+    if tls.days_left is not None and tls.days_left < 0:
+        findings.append(
+            Finding(
+                Severity.FAIL,
+                "tls.expired",
+                f"certificate expired on {tls.not_after} ({-tls.days_left} days ago)",
+                "Renew the certificate and reload the mail server.",
+                subject,
+            )
+        )
+    elif tls.days_left is not None and tls.days_left < expires_soon_days:
+        findings.append(
+            Finding(
+                Severity.WARN,
+                "tls.expires-soon",
+                f"certificate expires on {tls.not_after} ({tls.days_left} days left)",
+                "Renew the certificate now (check that automatic renewal works).",
+                subject,
+            )
+        )
+    if tls.version in _OLD_TLS:
+        findings.append(
+            Finding(
+                Severity.WARN,
+                "tls.old-version",
+                f"the server negotiated {tls.version}",
+                "Enable TLS 1.2 and 1.3 on the server; TLS 1.0/1.1 are deprecated (RFC 8996).",
+                subject,
+            )
+        )
+    if not findings:
+        findings.append(
+            Finding(
+                Severity.OK,
+                "tls.ok",
+                f"{tls.version or 'TLS'} with a trusted certificate for {tls.checked_name}"
+                + (f", {tls.days_left} days left" if tls.days_left is not None else ""),
+                "",
+                subject,
+            )
+        )
+    return tuple(findings)
+
+
+# -- replies ----------------------------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class CommandResult:
+    """One command and the server's reply, classified.
+
+    ``outcome``: accepted (2xx), intermediate (3xx), deferred (4xx), rejected (5xx), invalid.
+    ``explanation`` is a one-line title from the NDR table for the enhanced (or basic) code.
+    """
+
+    command: str
+    code: int
+    enhanced_code: str | None
+    text: str
+    outcome: str
+    explanation: str | None
+
+
+def explain_code(reply: Reply) -> str | None:
+    """A one-line title for a reply's enhanced code (else its basic code), or None."""
+    try:
+        from mailprobe.ndr.explain import explain
+    except ImportError:  # the NDR table is optional for this command
+        return None
+    for token in (reply.enhanced_code, f"{reply.code:03d}" if 200 <= reply.code < 600 else None):
+        if not token:
+            continue
+        try:
+            title = explain(token).title
+        except Exception:  # a table problem must not break a session report
+            continue
+        if title:
+            return clean_line(title, 160)
+    return None
+
+
+def classify_reply(command: str, reply: Reply, *, explain: bool = True) -> CommandResult:
+    """Turn a reply into a ``CommandResult``; errors (4xx/5xx) get their code explained."""
+    explanation = explain_code(reply) if explain and reply.code >= 400 else None
+    return CommandResult(
+        command=command,
+        code=reply.code,
+        enhanced_code=reply.enhanced_code,
+        text=reply.text,
+        outcome=reply.category,
+        explanation=explanation,
+    )
+
+
+# -- the session ------------------------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class EhloRequest:
+    """Everything one probe needs; build it in the CLI (or another check) and validate there.
+
+    ``starttls``: None = upgrade when advertised, True = require it, False = never.
+    ``password`` never appears in a repr; it is only used for AUTH.
+    """
+
+    host: str
+    port: int = 25
+    address: str | None = None
+    helo_name: str = FALLBACK_HELO
+    implicit_tls: bool = False
+    starttls: bool | None = None
+    insecure: bool = False
+    ca_file: str | None = None
+    profile: VerbProfile | None = None
+    user: str | None = None
+    password: str | None = dataclasses.field(default=None, repr=False)
+    auth_mechanism: str | None = None
+    sender: str | None = None
+    recipients: tuple[str, ...] = ()
+    send_data: bool = False
+    subject: str = "mailprobe test message"
+    body: str = "This is a test message from mailprobe: the server accepts mail."
+    timeout: float = 10.0
+    session_timeout: float = 60.0
+
+
+@dataclasses.dataclass(frozen=True)
+class AuthResult:
+    """What happened with AUTH: which mechanism, over TLS or not, and the server's answer."""
+
+    user: str
+    mechanism: str | None
+    offered: tuple[str, ...]
+    over_tls: bool
+    attempted: bool
+    succeeded: bool
+    reply: CommandResult | None
+
+
+@dataclasses.dataclass(frozen=True)
+class EhloReport:
+    """One probed server: banner, verbs, TLS, AUTH, envelope replies, findings, transcript.
+
+    ``failure`` is set when a step could not complete; the fields hold what was seen until then.
+    ``greeting_command`` is EHLO, or HELO when the server refused EHLO.
+    """
+
+    host: str
+    address: str | None
+    port: int
+    helo_name: str
+    implicit_tls: bool
+    banner: tuple[str, ...]
+    banner_code: int | None
+    greeting_command: str | None
+    advertised: Advertised | None
+    advertised_after_tls: Advertised | None
+    verbs_only_after_tls: tuple[str, ...]
+    comparison: VerbComparison | None
+    tls: TlsReport | None
+    auth: AuthResult | None
+    mail: CommandResult | None
+    rcpt: tuple[CommandResult, ...]
+    data: CommandResult | None
+    message_id: str | None
+    message_sent: bool
+    findings: tuple[Finding, ...]
+    failure: Failure | None
+    transcript: tuple[TranscriptLine, ...]
+    timings: tuple[StepTiming, ...]
+
+    @property
+    def subject(self) -> str:
+        """``host [address]:port`` for headings and finding subjects."""
+        return _subject(self.host, self.address, self.port)
+
+
+def _subject(host: str, address: str | None, port: int) -> str:
+    if address and address != host:
+        return f"{host} [{address}]:{port}"
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+@dataclasses.dataclass(frozen=True)
+class Exchanger:
+    """A mail exchanger of the ``--mx`` domain."""
+
+    preference: int
+    host: str
+    addresses: tuple[str, ...]
+
+
+@dataclasses.dataclass(frozen=True)
+class EhloResults:
+    """The result of ``mailprobe ehlo``: one probe per server (one unless ``--mx --all``).
+
+    ``mx_domain``/``exchangers`` are set with ``--mx``; ``failure`` when the MX lookup failed.
+    """
+
+    mx_domain: str | None
+    exchangers: tuple[Exchanger, ...]
+    probes: tuple[EhloReport, ...]
+    failure: Failure | None = None
+
+    @property
+    def findings(self) -> tuple[Finding, ...]:
+        """Findings of every probe."""
+        return tuple(f for probe in self.probes for f in probe.findings)
+
+    @property
+    def failures(self) -> tuple[Failure, ...]:
+        """Failures of the lookup and of every probe."""
+        own = (self.failure,) if self.failure else ()
+        return own + tuple(p.failure for p in self.probes if p.failure is not None)
+
+
+def default_helo_name(configured: str | None = None) -> str:
+    """``--helo`` default: the configured name, else the local FQDN, else a reserved name."""
+    if configured:
+        return configured
+    try:
+        fqdn = socket.getfqdn()
+    except OSError:
+        fqdn = ""
+    if fqdn and "." in fqdn and not fqdn.lower().startswith("localhost") and is_helo_name(fqdn):
+        return fqdn.rstrip(".")
+    return FALLBACK_HELO
+
+
+def is_helo_name(name: str) -> bool:
+    """A host name or address literal usable after EHLO (no spaces or controls)."""
+    if not name or len(name) > 255 or any(ch.isspace() for ch in name):
+        return False
+    if name.startswith("[") and name.endswith("]"):
+        return True
+    return re.fullmatch(r"[A-Za-z0-9_]([A-Za-z0-9_.-]*[A-Za-z0-9_])?\.?", name) is not None
+
+
+def build_test_message(
+    sender: str, recipients: Sequence[str], subject: str, body: str, domain: str
+) -> tuple[bytes, str]:
+    """The ``--data`` message (CRLF line ends) and its Message-ID."""
+    import uuid
+    from email.message import EmailMessage
+    from email.policy import SMTP
+    from email.utils import formatdate
+
+    host = domain.strip("[]") if is_helo_name(domain) and "." in domain else FALLBACK_HELO
+    message_id = f"<mailprobe.{uuid.uuid4().hex}@{host}>"
+    message = EmailMessage(policy=SMTP.clone(max_line_length=998))
+    message["From"] = sender or f"mailprobe@{domain}"
+    message["To"] = ", ".join(recipients)
+    message["Subject"] = subject
+    message["Date"] = formatdate(localtime=True)
+    message["Message-ID"] = message_id
+    message["X-Mailer"] = "mailprobe ehlo"
+    plain = body.isascii() and all(len(line) < 990 for line in body.splitlines())
+    message.set_content(body, cte="7bit" if plain else "quoted-printable")
+    return message.as_bytes(), message_id
+
+
+T = TypeVar("T")
+
+
+def redact_value(value: T, redact: Redactor) -> T:
+    """Apply ``redact`` to every string inside a (frozen) dataclass tree."""
+    if isinstance(value, str):
+        return redact(value)  # type: ignore[return-value]
+    if isinstance(value, tuple):
+        return tuple(redact_value(v, redact) for v in value)  # type: ignore[return-value]
+    if isinstance(value, list):
+        return [redact_value(v, redact) for v in value]  # type: ignore[return-value]
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        changes = {
+            f.name: redact_value(getattr(value, f.name), redact) for f in dataclasses.fields(value)
+        }
+        return dataclasses.replace(value, **changes)
+    return value
+
+
+def _reword_failure(failure: Failure) -> Failure:
+    """Make library wording about non-SMTP replies read as a diagnosis."""
+    message = failure.message
+    if message.startswith("-1 "):
+        detail = message[3:].strip()
+        if detail.lower().startswith("response too long"):
+            message = "the server sent an overlong line (more than 8 kB): this is not SMTP"
+        elif detail.endswith(":"):
+            message = f"the server's answer is not SMTP (binary or unreadable data: {detail})"
+        else:
+            message = f"the server's answer is not SMTP ({detail})"
+    elif failure.step == "banner" and message.startswith("timed out"):
+        message = (
+            f"connected, but no banner came ({message}): a tarpit, a long greeting delay, "
+            "or a proxy or firewall holding the connection"
+        )
+    elif "Connection lost" in message or "Unexpected EOF" in message:
+        message = "the server closed the connection (in the middle of a reply or before one)"
+    return dataclasses.replace(failure, message=message)
+
+
+class _Probe:
+    """The state of one probe while it runs (kept so a failure can still report it)."""
+
+    def __init__(self, request: EhloRequest, redactor: Redactor) -> None:
+        self.request = request
+        self.redact = redactor
+        self.subject = _subject(request.host, request.address, request.port)
+        self.sessions: list[tuple[float, SmtpSession]] = []
+        self.session: SmtpSession | None = None
+        self.step = "connect"
+        self.banner: Reply | None = None
+        self.greeting_command: str | None = None
+        self.advertised: Advertised | None = None
+        self.advertised_after_tls: Advertised | None = None
+        self.tls: TlsReport | None = None
+        self.auth: AuthResult | None = None
+        self.mail: CommandResult | None = None
+        self.rcpt: list[CommandResult] = []
+        self.data: CommandResult | None = None
+        self.message_id: str | None = None
+        self.message_sent = False
+        self.findings: list[Finding] = []
+        self.failure: Failure | None = None
+        self._first_start: float | None = None
+
+    # -- helpers
+
+    def _finding(self, severity: Severity, code: str, summary: str, fix: str = "") -> None:
+        self.findings.append(Finding(severity, code, summary, fix, self.subject))
+
+    def _new_session(self, verify: bool = True) -> SmtpSession:
+        r = self.request
+        session = SmtpSession(
+            r.host,
+            r.port,
+            address=r.address,
+            helo_name=r.helo_name,
+            timeout=r.timeout,
+            implicit_tls=r.implicit_tls,
+            tls_verify=verify,
+            ca_file=r.ca_file,
+            redactor=self.redact,
+        )
+        now = time.monotonic()
+        if self._first_start is None:
+            self._first_start = now
+        self.sessions.append((round(now - self._first_start, 4), session))
+        self.session = session
+        return session
+
+    def _note(self, text: str) -> None:
+        if self.session is not None:
+            self.session.note(text)
+
+    # -- the script
+
+    async def run(self) -> None:
+        r = self.request
+        session = self._new_session()
+        try:
+            await self._open(session)
+        except CertificateRejected as exc:  # implicit TLS (465)
+            if not self._certificate_rejected(exc):
+                return
+            session = self._new_session(verify=False)
+            await self._open(session)
+            self._set_tls(session, "implicit", exc.verify_error)
+        else:
+            if r.implicit_tls and session.tls is not None:
+                self._set_tls(session, "implicit", None)
+
+        await self._hello(session)
+        if not r.implicit_tls:
+            carry_on = await self._maybe_starttls(session)
+            if not carry_on:
+                return
+            session = self.session or session
+        await self._auth(session)
+        await self._envelope(session)
+        self.step = "QUIT"
+        await session.quit()
+
+    async def _open(self, session: SmtpSession) -> None:
+        self.step = "connect"
+        self.banner = await session.open()
+        if len(self.banner.lines) > 1:
+            self._note(f"multi-line banner ({len(self.banner.lines)} lines)")
+
+    async def _hello(self, session: SmtpSession) -> Advertised:
+        self.step = "EHLO"
+        reply = await session.hello()
+        self.greeting_command = "HELO" if session.used_helo else "EHLO"
+        if session.used_helo:
+            advertised = parse_ehlo_reply(reply.lines[:1])
+            self._finding(
+                Severity.WARN,
+                "ehlo.helo-fallback",
+                "the server refused EHLO and only HELO worked: it offers no ESMTP extensions "
+                "(no STARTTLS, AUTH, SIZE, PIPELINING, 8BITMIME)",
+                "Enable ESMTP on the server; a server answering HELO only is an old or "
+                "misconfigured MTA, or a proxy/firewall filtering EHLO.",
+            )
+        else:
+            advertised = parse_ehlo_reply(reply.lines)
+        if self.advertised is None:
+            self.advertised = advertised
+        return advertised
+
+    def _certificate_rejected(self, exc: CertificateRejected) -> bool:
+        """Record a rejected certificate; True if the probe goes on (``--insecure``)."""
+        if self.request.insecure:
+            self._note("--insecure: connecting again with certificate verification off")
+            return True
+        self._finding(
+            Severity.FAIL,
+            "tls.certificate-untrusted",
+            f"certificate verification failed: {exc.verify_error}; the session was stopped",
+            "Install a certificate from a CA that senders trust, with the full chain; to see "
+            "the certificate and test the rest of the session anyway, run again with "
+            "--insecure (or --ca-file for a private CA).",
+        )
+        return False
+
+    def _set_tls(self, session: SmtpSession, mode: str, verify_error: str | None) -> None:
+        if session.tls is None:
+            return
+        info = session.tls
+        if not session.tls_verify and info.verified:
+            # open() records implicit TLS as verified whatever the context; it was not.
+            info = dataclasses.replace(info, verified=False)
+        self.tls = tls_report(info, mode, verify_error)
+        self.findings.extend(tls_findings(self.tls, self.subject))
+
+    async def _maybe_starttls(self, session: SmtpSession) -> bool:
+        """STARTTLS as asked; False when the probe must stop here (reported as findings)."""
+        r = self.request
+        advertised = self.advertised
+        offered = advertised is not None and advertised.has("STARTTLS")
+        if not offered:
+            if r.starttls:
+                self._finding(
+                    Severity.FAIL,
+                    "tls.not-offered",
+                    "STARTTLS was required (--starttls) but the server does not advertise it; "
+                    "stopped before anything else was sent",
+                    "Configure a certificate and enable STARTTLS on the server.",
+                )
+                self.step = "QUIT"
+                await session.quit()
+                return False
+            optional = r.profile is not None and r.profile.starttls == "optional"
+            self._finding(
+                Severity.INFO if optional else Severity.WARN,
+                "tls.not-offered",
+                "the server does not offer STARTTLS: mail to it travels unencrypted"
+                + (f" (optional in {r.profile.name})" if optional and r.profile else ""),
+                "Configure a certificate and enable STARTTLS on the server.",
+            )
+            return True
+        if r.starttls is False:
+            self._note("STARTTLS offered but not used (--no-starttls)")
+            return True
+        self.step = "STARTTLS"
+        try:
+            await session.starttls()
+        except CertificateRejected as exc:
+            if not self._certificate_rejected(exc):
+                return False
+            session = self._new_session(verify=False)
+            await self._open(session)
+            self.step = "EHLO"
+            await session.hello()
+            self.step = "STARTTLS"
+            await session.starttls(verify=False)
+            self._set_tls(session, "starttls", exc.verify_error)
+        else:
+            self._set_tls(session, "starttls", None)
+        self.step = "EHLO"
+        assert session.ehlo_reply is not None
+        after = (
+            parse_ehlo_reply(session.ehlo_reply.lines[:1])
+            if session.used_helo
+            else parse_ehlo_reply(session.ehlo_reply.lines)
+        )
+        self.advertised_after_tls = after
+        return True
+
+    @property
+    def current_advertised(self) -> Advertised | None:
+        return self.advertised_after_tls or self.advertised
+
+    async def _auth(self, session: SmtpSession) -> None:
+        r = self.request
+        advertised = self.current_advertised
+        over_tls = self.tls is not None
+        offered = advertised.auth_mechanisms if advertised else ()
+        if r.user is None or r.password is None:
+            # Judged on the first (plaintext) EHLO: what any client is offered before TLS.
+            first = self.advertised
+            exposed = [m for m in (first.auth_mechanisms if first else ()) if m in CLEARTEXT_AUTH]
+            if exposed and not self.request.implicit_tls:
+                # A profile of a server family that works without TLS makes this information.
+                relaxed = r.profile is not None and r.profile.starttls == "optional"
+                self._finding(
+                    Severity.INFO if relaxed else Severity.WARN,
+                    "auth.plaintext",
+                    "the server offers password AUTH (" + ", ".join(exposed) + ") on an "
+                    "unencrypted connection",
+                    "Offer AUTH only after STARTTLS (Postfix: smtpd_tls_auth_only = yes; "
+                    "Exchange: require TLS for basic authentication on the Receive connector).",
+                )
+            return
+        mechanism = (r.auth_mechanism or "").upper() or next(
+            (m for m in AUTH_PREFERENCE if m in offered), None
+        )
+        tls_offered = self.advertised is not None and self.advertised.has("STARTTLS")
+        if not offered and not r.auth_mechanism:
+            why = "the server offers no AUTH on this connection"
+            if not over_tls and tls_offered:
+                why += (
+                    "; it offers STARTTLS, and servers often offer AUTH only after it "
+                    "(drop --no-starttls)"
+                )
+            self.auth = AuthResult(r.user, None, offered, over_tls, False, False, None)
+            self._finding(
+                Severity.FAIL,
+                "auth.not-offered",
+                why,
+                "Enable SMTP AUTH on this port (submission, 587, usually has it), or "
+                "connect with STARTTLS first.",
+            )
+            return
+        if mechanism is None:
+            self.auth = AuthResult(r.user, None, offered, over_tls, False, False, None)
+            self._finding(
+                Severity.FAIL,
+                "auth.no-common-mechanism",
+                "the server offers AUTH " + " ".join(offered) + ", none of which mailprobe "
+                "speaks (LOGIN, PLAIN, CRAM-MD5)",
+                "Enable LOGIN or PLAIN (over TLS) or CRAM-MD5 on the server, or choose one "
+                "with --auth-mech.",
+            )
+            return
+        if not over_tls:
+            self._finding(
+                Severity.WARN,
+                "auth.plaintext",
+                f"AUTH {mechanism} was sent without TLS: the credentials crossed the "
+                "network readable by anyone on the path",
+                "Use STARTTLS (the default when offered), or port 465 with --tls.",
+            )
+        self.step = "AUTH"
+        reply = await session.auth(mechanism, r.user, r.password)
+        result = classify_reply(f"AUTH {mechanism}", reply)
+        succeeded = reply.code == 235
+        self.auth = AuthResult(r.user, mechanism, offered, over_tls, True, succeeded, result)
+        if succeeded:
+            self._finding(Severity.OK, "auth.ok", f"AUTH {mechanism} as {r.user} succeeded")
+            return
+        summary = f"AUTH {mechanism} as {r.user} failed: {reply.code} {reply.text}"
+        fix = "Check the user name and password, and that the account may send by SMTP."
+        needs_tls = reply.code in (530, 538) or "STARTTLS" in reply.text.upper()
+        if needs_tls and not over_tls:
+            fix = (
+                "The server wants an encrypted connection before AUTH (a 530 'Must issue a "
+                "STARTTLS command first'): drop --no-starttls, or use --tls on port 465."
+            )
+        self._finding(Severity.FAIL, "auth.failed", summary, fix)
+
+    async def _envelope(self, session: SmtpSession) -> None:
+        r = self.request
+        if r.sender is None and not r.recipients:
+            return
+        sender = r.sender or ""
+        if r.sender is None:
+            self._note("no --from given: using the null sender <>")
+        self.step = "MAIL"
+        reply = await session.mail(sender)
+        self.mail = classify_reply(f"MAIL FROM:<{sender}>", reply)
+        if reply.code >= 400:
+            self._envelope_finding("mail", self.mail, f"MAIL FROM:<{sender}>")
+            await self._rset(session)
+            return
+        accepted: list[str] = []
+        for recipient in r.recipients:
+            self.step = "RCPT"
+            reply = await session.rcpt(recipient)
+            result = classify_reply(f"RCPT TO:<{recipient}>", reply)
+            self.rcpt.append(result)
+            if reply.code >= 400:
+                self._envelope_finding("rcpt", result, f"RCPT TO:<{recipient}>")
+            else:
+                accepted.append(recipient)
+                self._finding(Severity.OK, "rcpt.accepted", f"RCPT TO:<{recipient}> accepted")
+        if r.send_data and accepted:
+            self.step = "DATA"
+            message, self.message_id = build_test_message(
+                sender,
+                accepted,
+                r.subject,
+                r.body,
+                r.helo_name,
+            )
+            reply = await session.data(message)
+            self.data = classify_reply("DATA", reply)
+            if reply.code < 400:
+                self.message_sent = True
+                self._finding(
+                    Severity.OK,
+                    "data.queued",
+                    f"the test message was accepted: {reply.code} {reply.text}",
+                )
+            else:
+                self._envelope_finding("data", self.data, "the test message")
+            return
+        if r.send_data:
+            self._note("no recipient accepted: DATA skipped")
+        await self._rset(session)
+
+    async def _rset(self, session: SmtpSession) -> None:
+        if session.connected:
+            self.step = "RSET"
+            await session.rset()
+
+    def _envelope_finding(self, what: str, result: CommandResult, shown: str) -> None:
+        kind = "deferred" if result.outcome == "deferred" else "rejected"
+        title = f" ({result.explanation})" if result.explanation else ""
+        fixes = {
+            "mail": "Check that the sender address is allowed (domain exists, SPF, "
+            "authentication required for this sender).",
+            "rcpt": "A rejected recipient: check the address, that the server accepts mail "
+            "for its domain, and relay rules (authenticate to relay to other domains).",
+            "data": "The message content or a policy was refused: see the reply text.",
+        }
+        severity = Severity.WARN if kind == "deferred" or what == "rcpt" else Severity.FAIL
+        self._finding(
+            severity,
+            f"{what}.{kind}",
+            f"{shown} {kind}: {result.code} {result.text}{title}",
+            fixes[what] + (" Deferred means try again later." if kind == "deferred" else ""),
+        )
+
+    # -- the report
+
+    def report(self) -> EhloReport:
+        r = self.request
+        transcript: list[TranscriptLine] = []
+        timings: list[StepTiming] = []
+        address = r.address
+        for offset, session in self.sessions:
+            for line in session.transcript:
+                transcript.append(dataclasses.replace(line, at=round(line.at + offset, 4)))
+            for timing in session.timings:
+                timings.append(
+                    dataclasses.replace(timing, started_at=round(timing.started_at + offset, 4))
+                )
+            address = session.address or address
+        if r.profile is not None and self.advertised is not None:
+            keywords = list(self.advertised.keywords)
+            if self.advertised_after_tls is not None:
+                keywords += [k for k in self.advertised_after_tls.keywords if k not in keywords]
+            comparison: VerbComparison | None = compare_verbs(keywords, r.profile)
+            assert comparison is not None
+            subject = _subject(r.host, address, r.port)
+            verb_findings = diagnose_verbs(comparison, r.profile, subject)
+        else:
+            comparison = None
+            verb_findings = ()
+        only_after: tuple[str, ...] = ()
+        if self.advertised is not None and self.advertised_after_tls is not None:
+            before = set(self.advertised.keywords)
+            only_after = tuple(k for k in self.advertised_after_tls.keywords if k not in before)
+        subject = _subject(r.host, address, r.port)
+        findings = tuple(
+            dataclasses.replace(f, subject=subject) for f in (*verb_findings, *self.findings)
+        )
+        failure = self.failure
+        if failure is not None:
+            failure = _reword_failure(failure)
+        report = EhloReport(
+            host=r.host,
+            address=address,
+            port=r.port,
+            helo_name=r.helo_name,
+            implicit_tls=r.implicit_tls,
+            banner=self.banner.lines if self.banner else (),
+            banner_code=self.banner.code if self.banner else None,
+            greeting_command=self.greeting_command,
+            advertised=self.advertised,
+            advertised_after_tls=self.advertised_after_tls,
+            verbs_only_after_tls=only_after,
+            comparison=comparison,
+            tls=self.tls,
+            auth=self.auth,
+            mail=self.mail,
+            rcpt=tuple(self.rcpt),
+            data=self.data,
+            message_id=self.message_id,
+            message_sent=self.message_sent,
+            findings=_sorted_findings(findings),
+            failure=failure,
+            transcript=tuple(transcript),
+            timings=tuple(timings),
+        )
+        return redact_value(report, self.redact)
+
+
+def _sorted_findings(findings: Iterable[Finding]) -> tuple[Finding, ...]:
+    return tuple(sorted(findings, key=lambda f: -f.severity.rank))
+
+
+async def probe_ehlo(request: EhloRequest) -> EhloReport:
+    """Run the scripted session against one server; never raises ``ProbeError``.
+
+    Steps: connect, banner, EHLO (HELO fallback), STARTTLS and EHLO again (unless
+    ``request.starttls`` is False or it is not offered), AUTH (with ``user``), MAIL/RCPT (with
+    ``sender``/``recipients``), DATA (with ``send_data``) or RSET, QUIT. Each step is bounded by
+    ``request.timeout``; the whole probe by ``request.session_timeout``.
+    """
+    redactor = Redactor()
+    if request.password:
+        redactor.add(request.password)
+        if request.user is not None:
+            import base64
+
+            blob = f"\0{request.user}\0{request.password}".encode()
+            redactor.add(base64.b64encode(blob).decode("ascii"))
+    probe = _Probe(request, redactor)
+    try:
+        async with asyncio.timeout(request.session_timeout) as deadline:
+            try:
+                await probe.run()
+            except ProbeError as exc:
+                probe.failure = exc.failure
+    except TimeoutError:
+        if not deadline.expired():
+            raise
+        step = probe.step
+        session = probe.session
+        if step == "connect" and session and any(t.step == "connect" for t in session.timings):
+            step = "banner"
+        probe.failure = Failure(
+            step=step,
+            message=f"the whole session took longer than {request.session_timeout:g} s "
+            "(--session-timeout)",
+            host=(probe.session.address if probe.session else None) or request.host,
+            port=request.port,
+            timeout=request.session_timeout,
+        )
+        probe._note(f"session time limit reached during {step}")
+    finally:
+        for _offset, session in probe.sessions:
+            session.close()
+    return probe.report()
+
+
+async def run_ehlo(
+    request: EhloRequest,
+    *,
+    mx_domain: str | None = None,
+    all_exchangers: bool = False,
+    resolver: Resolver | None = None,
+    concurrency: int = 16,
+) -> EhloResults:
+    """Probe ``request.host``, or with ``mx_domain`` the preferred exchanger (``all_exchangers``:
+    every exchanger, concurrently). The MX lookup uses ``resolver`` (``mailprobe.dns``)."""
+    if mx_domain is None:
+        return EhloResults(None, (), (await probe_ehlo(request),))
+    from mailprobe.dns import Resolver, addresses, resolve_exchangers
+
+    own = resolver is None
+    active = resolver or Resolver(timeout=request.timeout)
+    try:
+        try:
+            found = await resolve_exchangers(mx_domain, active)
+        except ProbeError as exc:
+            return EhloResults(mx_domain, (), (), exc.failure)
+        if not found:
+            failure = Failure(
+                "dns MX",
+                f"{mx_domain} has a null MX (RFC 7505): it accepts no mail",
+                mx_domain,
+            )
+            return EhloResults(mx_domain, (), (), failure)
+        chosen = found if all_exchangers else found[:1]
+        limit = asyncio.Semaphore(max(1, concurrency))
+
+        async def one(preference: int, host: str) -> tuple[Exchanger, EhloReport]:
+            async with limit:
+                error: Failure | None = None
+                try:
+                    addrs = await addresses(host, active)
+                except ProbeError as exc:
+                    addrs, error = [], exc.failure
+                exchanger = Exchanger(preference, host, tuple(addrs))
+                if not addrs:
+                    failure = error or Failure("DNS", "the exchanger has no address", host)
+                    return exchanger, _unreachable_report(request, host, failure)
+                report = await probe_ehlo(dataclasses.replace(request, host=host, address=addrs[0]))
+                return exchanger, report
+
+        pairs = await asyncio.gather(*(one(p, h) for p, h in chosen))
+        return EhloResults(
+            mx_domain, tuple(e for e, _ in pairs), tuple(report for _, report in pairs)
+        )
+    finally:
+        if own:
+            await active.aclose()
+
+
+def _unreachable_report(request: EhloRequest, host: str, failure: Failure) -> EhloReport:
+    return EhloReport(
+        host=host,
+        address=None,
+        port=request.port,
+        helo_name=request.helo_name,
+        implicit_tls=request.implicit_tls,
+        banner=(),
+        banner_code=None,
+        greeting_command=None,
+        advertised=None,
+        advertised_after_tls=None,
+        verbs_only_after_tls=(),
+        comparison=None,
+        tls=None,
+        auth=None,
+        mail=None,
+        rcpt=(),
+        data=None,
+        message_id=None,
+        message_sent=False,
+        findings=(),
+        failure=failure,
+        transcript=(),
+        timings=(),
+    )
