@@ -292,3 +292,17 @@ def test_fast_path_declines(args: list[str]) -> None:
     from mailprobe.cli.ndr import fast_path
 
     assert fast_path(args) is None
+
+
+def test_docs_examples_are_current(capsys: pytest.CaptureFixture[str]) -> None:
+    """The examples in docs/ndr.md are real output (lines shown before '...')."""
+    import re
+    import shlex
+
+    doc = (Path(__file__).parents[2] / "docs" / "ndr.md").read_text(encoding="utf-8")
+    examples = re.findall(r"```\n\$ mailprobe ([^\n]+)\n(.*?)```", doc, re.S)
+    assert len(examples) >= 4
+    for command, shown in examples:
+        expected = [line for line in shown.rstrip("\n").splitlines() if line != "..."]
+        _, out, _ = run(capsys, *shlex.split(command))
+        assert out.splitlines()[: len(expected)] == expected, f"docs/ndr.md is stale: {command}"
