@@ -294,12 +294,16 @@ def test_fast_path_declines(args: list[str]) -> None:
     assert fast_path(args) is None
 
 
-def test_docs_examples_are_current(capsys: pytest.CaptureFixture[str]) -> None:
+def test_docs_examples_are_current(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     """The examples in docs/ndr.md are real output (lines shown before '...')."""
     import re
     import shlex
 
-    doc = (Path(__file__).parents[2] / "docs" / "ndr.md").read_text(encoding="utf-8")
+    root = Path(__file__).parents[2]
+    monkeypatch.chdir(root)  # the examples use paths relative to the repository
+    doc = (root / "docs" / "ndr.md").read_text(encoding="utf-8")
     examples = re.findall(r"```\n\$ mailprobe ([^\n]+)\n(.*?)```", doc, re.S)
     assert len(examples) >= 4
     for command, shown in examples:
