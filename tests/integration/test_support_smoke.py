@@ -454,7 +454,7 @@ def test_drop_mid_ehlo_peer(drop_mid_ehlo_peer: PeerServer) -> None:
 
 
 def test_slow_banner_peer(slow_banner_peer_factory: Callable[[float], SmtpPeer]) -> None:
-    peer = slow_banner_peer_factory(0.5)
+    peer = slow_banner_peer_factory(1.0)
     with LineClient(peer.address, peer.port, timeout=0.1) as client:
         with pytest.raises(TimeoutError):
             client.read_line()

@@ -424,7 +424,9 @@ class PeerServer:
             conn.record("event", b"session-timeout")
         except asyncio.CancelledError:
             conn.record("event", b"cancelled")
-        except Exception as exc:
+        except (OSError, ssl.SSLError) as exc:  # the client went away or broke TLS
+            conn.record("event", f"connection-error: {exc!r}".encode())
+        except Exception as exc:  # a bug in the peer: reported at teardown
             self.errors.append(exc)
             conn.record("event", f"handler-error: {exc!r}".encode())
         finally:
@@ -1202,10 +1204,15 @@ class PeerFactory:
         return peer
 
     def close(self) -> None:
-        """Stop every peer."""
+        """Stop every peer; raise if a scripted peer's handler crashed (a bug in the peer)."""
+        errors: list[str] = []
         for peer in self.peers:
             peer.stop()
+            if isinstance(peer, PeerServer) and peer.errors:
+                errors.append(f"{peer.name}: {peer.errors!r}")
         self.peers.clear()
+        if errors:
+            raise RuntimeError("peer handler errors: " + "; ".join(errors))
 
 
 @pytest.fixture
