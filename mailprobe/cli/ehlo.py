@@ -48,6 +48,12 @@ def ehlo(
     all_exchangers: bool = typer.Option(
         False, "--all", help="With --mx: probe every exchanger, concurrently."
     ),
+    dns_server: str | None = typer.Option(
+        None,
+        "--dns-server",
+        metavar="ADDR[:PORT]",
+        help="DNS server for --mx (default: dns_server in the config, else the system's).",
+    ),
     helo: str | None = typer.Option(
         None, "--helo", metavar="NAME", help="Name sent with EHLO (default: config, local FQDN)."
     ),
@@ -126,6 +132,12 @@ def ehlo(
         return _list_profiles()
 
     target, use_mx = _target(host, mx, all_exchangers, cfg)
+    if dns_server is not None:
+        if not use_mx:
+            raise UsageError("--dns-server only applies with --mx DOMAIN")
+        from mailprobe.dns import parse_server
+
+        parse_server(dns_server)  # a UsageError names the problem
     port = port or (465 if tls else cfg.port)
     helo_name = _helo_name(helo, cfg)
     profile = _profile(expect, expect_verbs, cfg)
@@ -174,6 +186,7 @@ def ehlo(
         "host": None if use_mx else target,
         "mx": target if use_mx else None,
         "all": all_exchangers,
+        "dns_server": dns_server,
         "port": port,
         "tls": tls,
         "helo": helo_name,
@@ -191,7 +204,10 @@ def ehlo(
         "timeout": request.timeout,
         "session_timeout": request.session_timeout,
     }
-    results: EhloResults = run_async(_run(request, target if use_mx else None, all_exchangers, cfg))
+    servers = (dns_server,) if dns_server else ()
+    results: EhloResults = run_async(
+        _run(request, target if use_mx else None, all_exchangers, cfg, servers)
+    )
     if transcript is not None:
         _write_transcript(transcript, results)
     code = exit_code_for(results.findings, results.failures)
@@ -209,7 +225,11 @@ def ehlo(
 
 
 async def _run(
-    request: EhloRequest, mx_domain: str | None, all_exchangers: bool, cfg: Settings
+    request: EhloRequest,
+    mx_domain: str | None,
+    all_exchangers: bool,
+    cfg: Settings,
+    servers: tuple[str, ...] = (),
 ) -> EhloResults:
     from mailprobe.checks.ehlo import run_ehlo
 
@@ -217,7 +237,7 @@ async def _run(
         return await run_ehlo(request)
     from mailprobe.dns import Resolver
 
-    async with Resolver.from_settings(cfg) as resolver:
+    async with Resolver.from_settings(cfg, servers) as resolver:
         return await run_ehlo(
             request,
             mx_domain=mx_domain,

@@ -1,0 +1,213 @@
+"""Ways to name the server: implicit TLS (--tls), --mx DOMAIN (preferred or --all exchangers,
+resolved through a loopback DNS server), IPv6 literals. Servers on 127.0.2.x, DNS on 127.0.2.x."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from mailprobe.cli.app import main
+from tests.support.certs import ServerCert
+from tests.support.peers import EXCHANGE2000_EHLO, PeerConnection, PeerServer, SmtpPeer
+
+
+@pytest.fixture(autouse=True)
+def _clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    for name in list(os.environ):
+        if name.startswith("MAILPROBE_"):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg"))
+    monkeypatch.setenv("COLUMNS", "200")
+
+
+def run_json(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, dict[str, Any]]:
+    code = main([*args, "--json"])
+    out, _err = capsys.readouterr()
+    document: dict[str, Any] = json.loads(out)
+    assert document["exit_code"] == code
+    return code, document
+
+
+def implicit_tls_handler(server_cert: ServerCert) -> Callable[[PeerConnection], Any]:
+    """An SMTPS (465-style) server: TLS from the first byte, then a short SMTP dialogue."""
+
+    async def handle(conn: PeerConnection) -> None:
+        if not await conn.starttls(server_cert.server_context()):
+            return
+        await conn.send_lines(["220 smtps.test.example ESMTP"])
+        while True:
+            line = await conn.readline()
+            if line is None:
+                return
+            verb = line.split(" ", 1)[0].upper()
+            if verb == "EHLO":
+                await conn.send_lines(["250-smtps.test.example", "250-PIPELINING", "250 SIZE 1000"])
+            elif verb == "QUIT":
+                await conn.send_lines(["221 2.0.0 Bye"])
+                return
+            else:
+                await conn.send_lines(["502 5.5.2 not here"])
+
+    return handle
+
+
+def test_implicit_tls(
+    capsys: pytest.CaptureFixture[str], peer_factory: Any, server_cert: ServerCert
+) -> None:
+    peer: PeerServer = peer_factory.raw(implicit_tls_handler(server_cert))
+    args = ["ehlo", peer.address, "--port", str(peer.port), "--tls", "--timeout", "5"]
+    code, doc = run_json(capsys, *args, "--ca-file", str(server_cert.ca))
+    (probe,) = doc["results"]["probes"]
+    assert probe["implicit_tls"] is True
+    assert probe["tls"]["mode"] == "implicit"
+    assert probe["tls"]["verified"] is True
+    assert probe["advertised"]["keywords"] == ["PIPELINING", "SIZE"]
+    assert "tls.not-offered" not in {f["code"] for f in probe["findings"]}
+    assert code == 0, probe["findings"]
+
+
+def test_implicit_tls_untrusted_then_insecure(
+    capsys: pytest.CaptureFixture[str], peer_factory: Any, self_signed_cert: ServerCert
+) -> None:
+    peer: PeerServer = peer_factory.raw(implicit_tls_handler(self_signed_cert))
+    args = ["ehlo", peer.address, "--port", str(peer.port), "--tls", "--timeout", "5"]
+    code, doc = run_json(capsys, *args)
+    (probe,) = doc["results"]["probes"]
+    assert code == 1
+    assert probe["advertised"] is None
+    assert {f["code"] for f in probe["findings"]} == {"tls.certificate-untrusted"}
+    code, doc = run_json(capsys, *args, "--insecure")
+    (probe,) = doc["results"]["probes"]
+    assert code == 1
+    assert probe["tls"]["verified"] is False
+    assert probe["tls"]["verify_error"]
+    assert probe["advertised"]["keywords"] == ["PIPELINING", "SIZE"]
+
+
+def mx_zone(port: int) -> dict[str, str]:
+    del port
+    return {
+        "ehlo.test": "\n".join(
+            [
+                "@            MX 10 mx1",
+                "@            MX 20 mx2",
+                "mx1          A 127.0.2.10",
+                "mx2          A 127.0.2.11",
+                "broken       MX 10 nowhere",
+                "nullmx       MX 0 .",
+            ]
+        )
+    }
+
+
+@pytest.fixture
+def mx_pair(peer_factory: Any) -> tuple[SmtpPeer, SmtpPeer]:
+    first: SmtpPeer = peer_factory.smtp(address="127.0.2.10", hostname="mx1.ehlo.test")
+    try:
+        second: SmtpPeer = peer_factory.smtp(
+            address="127.0.2.11",
+            port=first.port,
+            hostname="mx2.ehlo.test",
+            ehlo=[e for e in EXCHANGE2000_EHLO if e != "OK"],
+        )
+    except OSError:
+        pytest.skip("the port of the first peer is taken on 127.0.2.11")
+    return first, second
+
+
+def test_mx_preferred_exchanger(
+    capsys: pytest.CaptureFixture[str],
+    dns_server: Callable[..., Any],
+    mx_pair: tuple[SmtpPeer, SmtpPeer],
+) -> None:
+    first, second = mx_pair
+    server = dns_server(mx_zone(first.port), address="127.0.2.53")
+    code, doc = run_json(
+        capsys,
+        "ehlo",
+        "--mx",
+        "ehlo.test",
+        "--dns-server",
+        server.spec,
+        "--port",
+        str(first.port),
+        "--timeout",
+        "5",
+    )
+    results = doc["results"]
+    assert results["mx_domain"] == "ehlo.test"
+    assert [e["host"] for e in results["exchangers"]] == ["mx1.ehlo.test"]
+    (probe,) = results["probes"]
+    assert probe["host"] == "mx1.ehlo.test"
+    assert probe["address"] == "127.0.2.10"
+    assert doc["inputs"]["mx"] == "ehlo.test"
+    assert code in (0, 1)
+    second.wait_idle()
+    assert second.transcript.connections() == 0
+
+
+def test_mx_all_exchangers(
+    capsys: pytest.CaptureFixture[str],
+    dns_server: Callable[..., Any],
+    mx_pair: tuple[SmtpPeer, SmtpPeer],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    first, _second = mx_pair
+    server = dns_server(mx_zone(first.port), address="127.0.2.53")
+    monkeypatch.setenv("MAILPROBE_DNS_SERVER", server.spec)
+    code, doc = run_json(
+        capsys, "ehlo", "--mx", "ehlo.test", "--all", "--port", str(first.port), "--timeout", "5"
+    )
+    probes = doc["results"]["probes"]
+    assert [p["host"] for p in probes] == ["mx1.ehlo.test", "mx2.ehlo.test"]
+    assert [p["address"] for p in probes] == ["127.0.2.10", "127.0.2.11"]
+    assert "XEXCH50" in probes[1]["advertised"]["keywords"]
+    assert all(p["failure"] is None for p in probes)
+    assert code == 1  # no STARTTLS anywhere
+
+
+@pytest.mark.parametrize(
+    ("domain", "step", "text"),
+    [
+        ("missing.ehlo.test", "dns MX", "NXDOMAIN"),
+        ("nullmx.ehlo.test", "dns MX", "null MX"),
+        ("broken.ehlo.test", "dns", ""),
+    ],
+)
+def test_mx_failures(
+    capsys: pytest.CaptureFixture[str],
+    dns_server: Callable[..., Any],
+    domain: str,
+    step: str,
+    text: str,
+) -> None:
+    server = dns_server(mx_zone(25), address="127.0.2.53")
+    code, doc = run_json(
+        capsys, "ehlo", "--mx", domain, "--dns-server", server.spec, "--timeout", "3"
+    )
+    assert code == 3
+    (error,) = doc["errors"]
+    assert error["step"].lower().startswith(step.lower())
+    assert text in error["message"] or text in error["text"]
+
+
+def test_ipv6_literal_forms(capsys: pytest.CaptureFixture[str], peer_factory: Any) -> None:
+    if not socket.has_ipv6:
+        pytest.skip("no IPv6")
+    try:
+        peer: SmtpPeer = peer_factory.smtp(address="::1")
+    except OSError:
+        pytest.skip("cannot listen on ::1")
+    for form in ("::1", "[::1]"):
+        code, doc = run_json(capsys, "ehlo", form, "--port", str(peer.port), "--timeout", "5")
+        (probe,) = doc["results"]["probes"]
+        assert probe["address"] == "::1"
+        assert probe["failure"] is None
+        assert doc["inputs"]["host"] == "::1"
+        assert code == 1  # no STARTTLS
