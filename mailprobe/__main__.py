@@ -1,6 +1,6 @@
 """``python -m mailprobe``."""
 
-from mailprobe.cli.app import main
+from mailprobe.cli.entry import main
 
 if __name__ == "__main__":
     main()

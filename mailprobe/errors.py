@@ -18,8 +18,6 @@ function that knows the exception classes of dnspython, aiosmtplib, httpx and th
 
 from __future__ import annotations
 
-import socket
-import ssl
 import sys
 
 from mailprobe.model import ExitCode, Failure
@@ -75,6 +73,9 @@ class ProtocolFailure(ProbeError):
 
 
 def _describe_os_error(exc: OSError) -> str:
+    import socket  # imported here: ``mailprobe ndr`` never needs the network modules
+    import ssl
+
     if isinstance(exc, ConnectionRefusedError):
         return "connection refused"
     if isinstance(exc, ConnectionResetError):
@@ -101,6 +102,8 @@ def translate(
     """
     if isinstance(exc, ProbeError):
         return exc
+    import socket
+    import ssl
 
     def fail(cls: type[ProbeError], message: str) -> ProbeError:
         return cls(Failure(step=step, message=message, host=host, port=port, timeout=timeout))

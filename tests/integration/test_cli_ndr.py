@@ -270,7 +270,7 @@ def test_script_stdin_bounce_and_errors() -> None:
     ],
 )
 def test_fast_path_matches_typer_path(capsys: pytest.CaptureFixture[str], args: list[str]) -> None:
-    from mailprobe.cli.ndr import fast_path
+    from mailprobe.cli.ndr_run import fast_path
 
     assert fast_path(args) is not None  # taken (and its output discarded)
     capsys.readouterr()
@@ -289,7 +289,7 @@ def test_fast_path_matches_typer_path(capsys: pytest.CaptureFixture[str], args: 
     [["ndr"], ["ndr", "--list"], ["ndr", "-h"], ["mx", "example.com"], ["ndr", "-v", "5.1.1"]],
 )
 def test_fast_path_declines(args: list[str]) -> None:
-    from mailprobe.cli.ndr import fast_path
+    from mailprobe.cli.ndr_run import fast_path
 
     assert fast_path(args) is None
 
