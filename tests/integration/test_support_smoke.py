@@ -587,3 +587,22 @@ def test_aiosmtpd_peer_custom_ehlo_and_auth(peer_factory) -> None:  # type: igno
     extensions, code = run(login())
     assert extensions == ["auth", "size"] and code == 235
     assert [(a.username, a.password, a.success) for a in peer.auth_attempts] == [("u", "p", True)]
+
+
+def test_generic_peer_tracks_state_through_rule_replies(
+    smtp_peer_factory: Callable[..., SmtpPeer],
+) -> None:
+    peer = smtp_peer_factory(
+        rules={"MAIL": "250 2.1.0 Sender OK", "RCPT": "251 2.1.5 will forward"}
+    )
+    with LineClient(peer.address, peer.port) as client:
+        client.read_reply()
+        client.command("HELO client.test")
+        client.command("MAIL FROM:<a@example.net>")
+        assert client.command("RCPT TO:<b@example.org>") == ["251 2.1.5 will forward"]
+        assert client.command("DATA")[0].startswith("354")
+        assert client.command("Subject: x\r\n\r\nbody\r\n.")[0].startswith("250")
+        client.command("QUIT")
+    assert peer.wait_idle()
+    assert peer.messages == [b"Subject: x\r\n\r\nbody\r\n"]
+    assert peer.transcript.saw_data()

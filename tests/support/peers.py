@@ -729,6 +729,7 @@ class SmtpPeer(PeerServer):
                 return
             if result is not None:
                 reply = result if isinstance(result, Reply) else _as_reply(result)
+                _track(session, command, reply)
                 await self._send_reply(conn, session, reply.lines)
                 if reply.close:
                     await conn.close()
@@ -800,6 +801,8 @@ class SmtpPeer(PeerServer):
                 return
             if line == ".":
                 break
+            if line.startswith(".."):  # undo dot-stuffing
+                line = line[1:]
             body.append(line.encode() + b"\r\n")
         self.messages.append(b"".join(body))
         queue_id = secrets.token_hex(5).upper()
@@ -862,6 +865,20 @@ class SmtpPeer(PeerServer):
             await self._send_reply(conn, session, ["501 5.7.0 Authentication aborted or bad"])
         else:
             await self._send_reply(conn, session, ["535 5.7.8 Error: authentication failed"])
+
+
+def _track(session: SmtpSession, command: SmtpCommand, reply: Reply) -> None:
+    """Keep the session state right when a rule answers with a positive reply."""
+    if not reply.lines or not reply.lines[-1].startswith("2"):
+        return
+    if command.verb == "MAIL":
+        session.sender, session.recipients = command.address or "", []
+    elif command.verb == "RCPT":
+        session.recipients.append(command.address or "")
+    elif command.verb in ("RSET", "EHLO", "HELO"):
+        session.sender, session.recipients = None, []
+        if command.verb != "RSET":
+            session.helo = command.argument
 
 
 def _as_reply(result: str | Sequence[str]) -> Reply:
