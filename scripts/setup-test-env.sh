@@ -15,6 +15,7 @@ DEBIAN_PACKAGES=(
     postfix            # real SMTP server for ehlo / relay-test / check tests
     sasl2-bin          # saslpasswd2 for the Postfix SASL fixture
     libsasl2-modules   # PLAIN / LOGIN / CRAM-MD5 mechanisms
+    libsasl2-modules-db  # sasldb plugin for the Postfix SASL fixture
     swaks              # bench: ehlo vs swaks
     nmap               # bench: relay-test vs nmap smtp-open-relay
     knot-dnsutils      # kdig: bench of mx against one process per query
