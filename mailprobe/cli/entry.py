@@ -57,6 +57,12 @@ def _run(args: list[str]) -> object:
     result = fast_path(args)
     if result is not None:
         return result
+    if "ehlo" in args:  # the common `mailprobe ehlo HOST ...` forms also skip typer
+        from mailprobe.cli.ehlo_run import fast_path as ehlo_fast_path
+
+        result = ehlo_fast_path(args)
+        if result is not None:
+            return result
     import typer
 
     from mailprobe.cli.app import app

@@ -3,10 +3,14 @@ resolved through a loopback DNS server), IPv6 literals. Servers on 127.0.2.x, DN
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import socket
-from collections.abc import Callable
+import ssl
+import threading
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +18,7 @@ import pytest
 
 from mailprobe.cli.app import main
 from tests.support.certs import ServerCert
-from tests.support.peers import EXCHANGE2000_EHLO, PeerConnection, PeerServer, SmtpPeer
+from tests.support.peers import EXCHANGE2000_EHLO, SmtpPeer
 
 
 @pytest.fixture(autouse=True)
@@ -34,36 +38,80 @@ def run_json(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, dict[
     return code, document
 
 
-def implicit_tls_handler(server_cert: ServerCert) -> Callable[[PeerConnection], Any]:
-    """An SMTPS (465-style) server: TLS from the first byte, then a short SMTP dialogue."""
+class ImplicitTlsServer:
+    """An SMTPS (465-style) server on 127.0.2.12: TLS from the first byte, then a short SMTP
+    dialogue. Blocking sockets in one thread; every read and the whole life are bounded."""
 
-    async def handle(conn: PeerConnection) -> None:
-        if not await conn.starttls(server_cert.server_context()):
-            return
-        await conn.send_lines(["220 smtps.test.example ESMTP"])
-        while True:
-            line = await conn.readline()
-            if line is None:
+    def __init__(self, cert: ServerCert, address: str = "127.0.2.12") -> None:
+        self.context = cert.server_context()
+        self.listener = socket.create_server((address, 0))
+        self.listener.settimeout(0.2)
+        self.address = address
+        self.port = self.listener.getsockname()[1]
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _serve(self) -> None:
+        deadline = time.monotonic() + 60
+        while not self.stop.is_set() and time.monotonic() < deadline:
+            try:
+                raw, _ = self.listener.accept()
+            except TimeoutError:
+                continue
+            raw.settimeout(10)
+            with (
+                contextlib.suppress(OSError),
+                raw,
+                self.context.wrap_socket(raw, server_side=True) as conn,
+                conn.makefile("rb") as reader,
+            ):
+                self._session(conn, reader)
+
+    @staticmethod
+    def _session(conn: ssl.SSLSocket, reader: Any) -> None:
+        conn.sendall(b"220 smtps.test.example ESMTP\r\n")
+        for _ in range(20):
+            line = reader.readline(4096)
+            if not line:
                 return
-            verb = line.split(" ", 1)[0].upper()
-            if verb == "EHLO":
-                await conn.send_lines(["250-smtps.test.example", "250-PIPELINING", "250 SIZE 1000"])
-            elif verb == "QUIT":
-                await conn.send_lines(["221 2.0.0 Bye"])
+            verb = line.split(b" ", 1)[0].strip().upper()
+            if verb == b"EHLO":
+                conn.sendall(b"250-smtps.test.example\r\n250-PIPELINING\r\n250 SIZE 1000\r\n")
+            elif verb == b"QUIT":
+                conn.sendall(b"221 2.0.0 Bye\r\n")
                 return
             else:
-                await conn.send_lines(["502 5.5.2 not here"])
+                conn.sendall(b"502 5.5.2 not here\r\n")
 
-    return handle
+    def close(self) -> None:
+        self.stop.set()
+        self.thread.join(5)
+        self.listener.close()
+
+
+@pytest.fixture
+def smtps_factory() -> Iterator[Callable[[ServerCert], ImplicitTlsServer]]:
+    servers: list[ImplicitTlsServer] = []
+
+    def make(cert: ServerCert) -> ImplicitTlsServer:
+        server = ImplicitTlsServer(cert)
+        servers.append(server)
+        return server
+
+    yield make
+    for server in servers:
+        server.close()
 
 
 def test_implicit_tls(
-    capsys: pytest.CaptureFixture[str], peer_factory: Any, server_cert: ServerCert
+    capsys: pytest.CaptureFixture[str], smtps_factory: Any, server_cert: ServerCert
 ) -> None:
-    peer: PeerServer = peer_factory.raw(implicit_tls_handler(server_cert))
-    args = ["ehlo", peer.address, "--port", str(peer.port), "--tls", "--timeout", "5"]
+    peer = smtps_factory(server_cert)
+    args = ["ehlo", peer.address, "--port", str(peer.port), "--tls", "--timeout", "10"]
     code, doc = run_json(capsys, *args, "--ca-file", str(server_cert.ca))
     (probe,) = doc["results"]["probes"]
+    assert probe["failure"] is None, probe["transcript"]
     assert probe["implicit_tls"] is True
     assert probe["tls"]["mode"] == "implicit"
     assert probe["tls"]["verified"] is True
@@ -73,10 +121,10 @@ def test_implicit_tls(
 
 
 def test_implicit_tls_untrusted_then_insecure(
-    capsys: pytest.CaptureFixture[str], peer_factory: Any, self_signed_cert: ServerCert
+    capsys: pytest.CaptureFixture[str], smtps_factory: Any, self_signed_cert: ServerCert
 ) -> None:
-    peer: PeerServer = peer_factory.raw(implicit_tls_handler(self_signed_cert))
-    args = ["ehlo", peer.address, "--port", str(peer.port), "--tls", "--timeout", "5"]
+    peer = smtps_factory(self_signed_cert)
+    args = ["ehlo", peer.address, "--port", str(peer.port), "--tls", "--timeout", "10"]
     code, doc = run_json(capsys, *args)
     (probe,) = doc["results"]["probes"]
     assert code == 1
@@ -84,6 +132,7 @@ def test_implicit_tls_untrusted_then_insecure(
     assert {f["code"] for f in probe["findings"]} == {"tls.certificate-untrusted"}
     code, doc = run_json(capsys, *args, "--insecure")
     (probe,) = doc["results"]["probes"]
+    assert probe["failure"] is None, probe["transcript"]
     assert code == 1
     assert probe["tls"]["verified"] is False
     assert probe["tls"]["verify_error"]

@@ -1,0 +1,491 @@
+"""The work behind `mailprobe ehlo`, without typer: argument checks, the probe, output.
+
+``cli/ehlo.py`` declares the typer command and calls ``run_ehlo_command``; ``fast_path`` runs
+the common forms (host, port, TLS, verb profile, envelope and output options; no AUTH, no
+``--help``) before typer is imported, because typer 0.29 builds a pydantic adapter for every
+parameter on every run, which costs more start-up time than a whole loopback SMTP session. Both
+routes end in ``run_ehlo_command``, so they produce the same output.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from mailprobe.cli.runtime import (
+    apply_globals,
+    emit,
+    global_options,
+    run_async,
+    settings,
+    warn_line,
+)
+from mailprobe.errors import UsageError
+from mailprobe.model import exit_code_for
+from mailprobe.text import has_control_chars
+
+if TYPE_CHECKING:
+    from mailprobe.checks.ehlo import EhloRequest, EhloResults, VerbProfile
+    from mailprobe.config import Settings
+
+
+@dataclasses.dataclass
+class EhloArgs:
+    """The options of ``mailprobe ehlo`` as given (None: not given)."""
+
+    host: str | None = None
+    port: int | None = None
+    tls: bool = False
+    mx: str | None = None
+    all_exchangers: bool = False
+    dns_server: str | None = None
+    helo: str | None = None
+    expect: str | None = None
+    expect_verbs: str | None = None
+    list_profiles: bool = False
+    starttls: bool | None = None
+    insecure: bool = False
+    ca_file: Path | None = None
+    user: str | None = None
+    password_env: str | None = None
+    password_file: Path | None = None
+    password: str | None = dataclasses.field(default=None, repr=False)
+    auth_mech: str | None = None
+    sender: str | None = None
+    recipients: list[str] | None = None
+    data: bool = False
+    subject: str | None = None
+    body: str | None = None
+    transcript: Path | None = None
+    session_timeout: float | None = None
+
+
+def run_ehlo_command(a: EhloArgs) -> int:
+    """Validate the options, run the probe(s), show the result; returns the exit code."""
+    cfg = settings()
+    from mailprobe.checks import ehlo as checks
+
+    if a.list_profiles:
+        return _list_profiles()
+
+    target, use_mx = _target(a.host, a.mx, a.all_exchangers, cfg)
+    if a.dns_server is not None:
+        if not use_mx:
+            raise UsageError("--dns-server only applies with --mx DOMAIN")
+        from mailprobe.dns import parse_server
+
+        parse_server(a.dns_server)  # a UsageError names the problem
+    port = a.port or (465 if a.tls else cfg.port)
+    helo_name = _helo_name(a.helo, cfg)
+    profile = _profile(a.expect, a.expect_verbs, cfg)
+    if a.session_timeout is not None and not 0 < a.session_timeout <= 86400:
+        raise UsageError("--session-timeout must be more than 0 and at most 86400 seconds")
+    if a.auth_mech is not None and a.auth_mech.upper() not in checks.SUPPORTED_AUTH:
+        raise UsageError(f"--auth-mech {a.auth_mech!r}: choose LOGIN, PLAIN or CRAM-MD5")
+    if a.ca_file is not None and not a.ca_file.is_file():
+        raise UsageError(f"--ca-file {a.ca_file}: no such file")
+    if (a.insecure or a.ca_file) and a.starttls is False and not a.tls:
+        warn_line("--insecure/--ca-file have no effect with --no-starttls")
+    from_addr = _address(a.sender if a.sender is not None else cfg.sender, "--from")
+    to_addrs = tuple(
+        _recipient(r) for r in (a.recipients or ([cfg.recipient] if cfg.recipient else []))
+    )
+    if a.data and not to_addrs:
+        raise UsageError("--data needs at least one --to address")
+    if a.subject is not None and has_control_chars(a.subject):
+        raise UsageError("--subject contains a control character (CR, LF, ...): refused")
+    if a.body is not None and has_control_chars(a.body.replace("\n", "").replace("\t", "")):
+        raise UsageError("--body contains a control character: refused")
+    secret, password_source = _password(a.user, a.password_env, a.password_file, a.password)
+
+    defaults = checks.EhloRequest(host="")
+    request = checks.EhloRequest(
+        host=target if not use_mx else "",
+        port=port,
+        helo_name=helo_name,
+        implicit_tls=a.tls,
+        starttls=a.starttls,
+        insecure=a.insecure,
+        ca_file=str(a.ca_file) if a.ca_file else None,
+        profile=profile,
+        user=a.user,
+        password=secret,
+        auth_mechanism=a.auth_mech.upper() if a.auth_mech else None,
+        sender=from_addr,
+        recipients=to_addrs,
+        send_data=a.data,
+        subject=a.subject if a.subject is not None else defaults.subject,
+        body=a.body if a.body is not None else defaults.body,
+        timeout=cfg.timeout,
+        session_timeout=a.session_timeout or cfg.session_timeout,
+    )
+    inputs: dict[str, Any] = {
+        "host": None if use_mx else target,
+        "mx": target if use_mx else None,
+        "all": a.all_exchangers,
+        "dns_server": a.dns_server,
+        "port": port,
+        "tls": a.tls,
+        "helo": helo_name,
+        "expect": profile.name if profile else None,
+        "expect_verbs": list(profile.required) if profile and profile.name == "custom" else None,
+        "starttls": a.starttls,
+        "insecure": a.insecure,
+        "ca_file": request.ca_file,
+        "user": a.user,
+        "password_source": password_source,
+        "auth_mech": request.auth_mechanism,
+        "from": from_addr,
+        "to": list(to_addrs),
+        "data": a.data,
+        "timeout": request.timeout,
+        "session_timeout": request.session_timeout,
+    }
+    servers = (a.dns_server,) if a.dns_server else ()
+    results: EhloResults = run_async(
+        _run(request, target if use_mx else None, a.all_exchangers, cfg, servers)
+    )
+    if a.transcript is not None:
+        _write_transcript(a.transcript, results)
+    code = exit_code_for(results.findings, results.failures)
+    from mailprobe.render.ehlo import render_ehlo
+
+    level = global_options().verbose
+    return emit(
+        "ehlo",
+        inputs,
+        results,
+        code,
+        lambda con: render_ehlo(con, results, verbose=level),
+        results.failures,
+    )
+
+
+async def _run(
+    request: EhloRequest,
+    mx_domain: str | None,
+    all_exchangers: bool,
+    cfg: Settings,
+    servers: tuple[str, ...] = (),
+) -> EhloResults:
+    from mailprobe.checks.ehlo import run_ehlo
+
+    if mx_domain is None:
+        return await run_ehlo(request)
+    from mailprobe.dns import Resolver
+
+    async with Resolver.from_settings(cfg, servers) as resolver:
+        return await run_ehlo(
+            request,
+            mx_domain=mx_domain,
+            all_exchangers=all_exchangers,
+            resolver=resolver,
+            concurrency=cfg.concurrency,
+        )
+
+
+def _list_profiles() -> int:
+    from mailprobe.checks.ehlo import load_profiles
+    from mailprobe.render.ehlo import render_profiles
+
+    profiles = list(load_profiles().values())
+    return emit(
+        "ehlo",
+        {"list_profiles": True},
+        {"profiles": profiles},
+        0,
+        lambda con: render_profiles(con, profiles),
+    )
+
+
+def _target(
+    host: str | None, mx: str | None, all_exchangers: bool, cfg: Settings
+) -> tuple[str, bool]:
+    """The host (or MX domain) to probe, validated; True when it is an MX domain."""
+    if host is not None and mx is not None:
+        raise UsageError("give either HOST or --mx DOMAIN, not both")
+    if all_exchangers and mx is None:
+        raise UsageError("--all only applies with --mx DOMAIN")
+    if mx is not None:
+        from mailprobe.dns import parse_domain
+
+        if not mx.strip():
+            raise UsageError("--mx needs a domain name")
+        return parse_domain(mx.strip())[0], True
+    if host is None:
+        host = cfg.host
+        if host is None:
+            raise UsageError(
+                "no server to probe: give one (mailprobe ehlo HOST), use --mx DOMAIN, "
+                "or set host in the config file"
+            )
+    if not host.strip():
+        raise UsageError("the host is empty: give a host name or an address")
+    if has_control_chars(host) or any(ch.isspace() for ch in host.strip()):
+        raise UsageError("the host contains spaces or control characters")
+    return _normalise_host(host.strip()), False
+
+
+def _normalise_host(host: str) -> str:
+    """``[::1]`` and ``::1`` both become ``::1``; names lose a trailing dot and go to A-labels."""
+    import ipaddress
+
+    if host.startswith("[") != host.endswith("]"):
+        raise UsageError(f"{host!r}: unbalanced brackets (write [::1] or ::1)")
+    try:
+        return str(ipaddress.ip_address(host[1:-1] if host.startswith("[") else host))
+    except ValueError:
+        pass
+    if host.startswith("[") or ":" in host:
+        raise UsageError(f"{host!r} is not a valid address (use --port for the port)")
+    name = host.rstrip(".")
+    if not name:
+        raise UsageError("the host is empty: give a host name or an address")
+    if not name.isascii():
+        try:
+            name = name.encode("idna").decode("ascii")
+        except UnicodeError:
+            raise UsageError(f"{host!r} is not a valid host name") from None
+    return name
+
+
+def _helo_name(helo: str | None, cfg: Settings) -> str:
+    from mailprobe.checks.ehlo import default_helo_name, is_helo_name
+
+    if helo is None:
+        return default_helo_name(cfg.helo)
+    if has_control_chars(helo):
+        raise UsageError("--helo contains a control character (CR, LF, ...): refused")
+    if not is_helo_name(helo):
+        raise UsageError("--helo must be a host name or an address literal like [192.0.2.1]")
+    return helo
+
+
+def _profile(expect: str | None, expect_verbs: str | None, cfg: Settings) -> VerbProfile | None:
+    from mailprobe.checks.ehlo import get_profile, profile_from_verbs
+
+    if expect is not None and expect_verbs is not None:
+        raise UsageError("give either --expect PROFILE or --expect-verbs, not both")
+    if expect_verbs is not None:
+        return profile_from_verbs(expect_verbs)
+    name = expect or cfg.expect
+    return get_profile(name) if name else None
+
+
+def _address(value: str | None, option: str) -> str | None:
+    """An envelope address without its angle brackets; control characters refused."""
+    if value is None:
+        return None
+    if has_control_chars(value):
+        raise UsageError(f"{option} contains a control character (CR, LF, ...): refused")
+    text = value.strip()
+    if text.startswith("<") and text.endswith(">"):
+        text = text[1:-1].strip()
+    if any(ch in text for ch in "<>") or any(ch.isspace() for ch in text):
+        raise UsageError(f"{option} {value!r}: not an address (no spaces or angle brackets)")
+    if option == "--to" and not text:
+        raise UsageError("--to needs an address")
+    return text
+
+
+def _recipient(value: str) -> str:
+    address = _address(value, "--to")
+    assert address is not None
+    return address
+
+
+def _password(
+    user: str | None,
+    password_env: str | None,
+    password_file: Path | None,
+    password: str | None,
+) -> tuple[str | None, str | None]:
+    """The AUTH password and where it came from (never the password in any message)."""
+    given = [s for s in (password_env, password_file, password) if s is not None]
+    if user is None:
+        if given:
+            raise UsageError("a password option needs --user NAME")
+        return None, None
+    if has_control_chars(user) or not user:
+        raise UsageError("--user must be a non-empty name without control characters")
+    if len(given) > 1:
+        raise UsageError("give one of --password-env, --password-file, --password")
+    if password_env is not None:
+        value = os.environ.get(password_env)
+        if not value:
+            raise UsageError(f"--password-env {password_env}: the variable is not set or empty")
+        return value, f"env:{password_env}"
+    if password_file is not None:
+        try:
+            text = password_file.read_text("utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            reason = getattr(exc, "strerror", None) or type(exc).__name__
+            raise UsageError(f"--password-file {password_file}: cannot read ({reason})") from None
+        value = text.splitlines()[0] if text.splitlines() else ""
+        if not value:
+            raise UsageError(f"--password-file {password_file}: the file is empty")
+        return value, "file"
+    if password is not None:
+        warn_line(
+            "--password puts the password on the command line, where other users and the shell "
+            "history can see it; prefer --password-env or --password-file"
+        )
+        if not password:
+            raise UsageError("--password is empty")
+        return password, "command line"
+    if not sys.stdin.isatty():
+        raise UsageError(
+            "--user needs a password: --password-env VAR or --password-file PATH "
+            "(no terminal to prompt on)"
+        )
+    import getpass
+
+    value = getpass.getpass(f"Password for {user}: ", stream=sys.stderr)
+    if not value:
+        raise UsageError("empty password")
+    return value, "prompt"
+
+
+def _write_transcript(path: Path, results: EhloResults) -> None:
+    from mailprobe.render.transcript import transcript_text
+
+    parts = [
+        transcript_text(probe.transcript, probe.timings, title=f"mailprobe ehlo {probe.subject}")
+        for probe in results.probes
+    ]
+    try:
+        path.write_text("\n".join(parts), encoding="utf-8")
+    except OSError as exc:
+        raise UsageError(f"--transcript {path}: cannot write ({exc.strerror or exc})") from None
+
+
+# -- the typer-free route -------------------------------------------------------------------------
+
+_GLOBAL_FLAGS = {"--json": "json", "--no-color": "no_color"}
+_FLAGS = {
+    "--tls": "tls",
+    "--all": "all_exchangers",
+    "--insecure": "insecure",
+    "--data": "data",
+}
+_VALUES = {
+    "--port": "port",
+    "-p": "port",
+    "--mx": "mx",
+    "--dns-server": "dns_server",
+    "--helo": "helo",
+    "--expect": "expect",
+    "--expect-verbs": "expect_verbs",
+    "--ca-file": "ca_file",
+    "--from": "sender",
+    "--to": "recipients",
+    "--subject": "subject",
+    "--body": "body",
+    "--transcript": "transcript",
+    "--session-timeout": "session_timeout",
+}
+_GLOBAL_VALUES = {"--timeout": "timeout", "--config": "config"}
+
+
+def fast_path(args: Sequence[str]) -> int | None:
+    """Run ``mailprobe [globals] ehlo [options] HOST`` without typer, or return None.
+
+    Handles the options in ``_FLAGS``/``_VALUES`` and the global options, written as
+    ``--opt value`` or ``--opt=value``. Anything else (AUTH options, ``--help``, a value that
+    looks like an option, a number out of range) returns None and typer parses the line, so
+    every error message still comes from one place.
+    """
+    parsed = _parse(args)
+    if parsed is None:
+        return None
+    ehlo_args, globals_ = parsed
+    apply_globals(
+        bool(globals_.get("json")),
+        globals_.get("timeout"),
+        globals_.get("config"),
+        bool(globals_.get("no_color")),
+        int(globals_.get("verbose", 0)),
+    )
+    return run_ehlo_command(ehlo_args)
+
+
+def _parse(args: Sequence[str]) -> tuple[EhloArgs, dict[str, Any]] | None:
+    values: dict[str, Any] = {}
+    globals_: dict[str, Any] = {}
+    seen_command = False
+    positional: list[str] = []
+    items = list(args)
+    index = 0
+    while index < len(items):
+        arg = items[index]
+        index += 1
+        name, eq, inline = arg.partition("=") if arg.startswith("--") else (arg, "", "")
+        if arg in ("-v", "-vv", "-vvv", "--verbose"):
+            globals_["verbose"] = globals_.get("verbose", 0) + (
+                1 if arg == "--verbose" else len(arg) - 1
+            )
+            continue
+        if not eq and name in _GLOBAL_FLAGS:
+            globals_[_GLOBAL_FLAGS[name]] = True
+            continue
+        if name in _GLOBAL_VALUES or (seen_command and (name in _VALUES)):
+            if eq:
+                value = inline
+            elif index < len(items) and not items[index].startswith("-"):
+                value = items[index]
+                index += 1
+            else:
+                return None
+            if name in _GLOBAL_VALUES:
+                globals_[_GLOBAL_VALUES[name]] = value
+            elif name == "--to":
+                values.setdefault("recipients", []).append(value)
+            else:
+                values[_VALUES[name]] = value
+            continue
+        if not seen_command:
+            if arg != "ehlo":
+                return None
+            seen_command = True
+            continue
+        if not eq and name in _FLAGS:
+            values[_FLAGS[name]] = True
+            continue
+        if not eq and name in ("--starttls", "--no-starttls"):
+            values["starttls"] = name == "--starttls"
+            continue
+        if arg.startswith("-"):
+            return None
+        positional.append(arg)
+    if not seen_command or len(positional) > 1:
+        return None
+    try:
+        return _typed(values, positional, globals_)
+    except ValueError:
+        return None
+
+
+def _typed(
+    values: dict[str, Any], positional: list[str], globals_: dict[str, Any]
+) -> tuple[EhloArgs, dict[str, Any]] | None:
+    """Convert and range-check like the typer declarations; None where typer must complain."""
+    if "port" in values:
+        values["port"] = int(values["port"])
+        if not 1 <= values["port"] <= 65535:
+            return None
+    if "session_timeout" in values:
+        values["session_timeout"] = float(values["session_timeout"])
+    for key in ("ca_file", "transcript"):
+        if key in values:
+            values[key] = Path(values[key])
+    if "timeout" in globals_:
+        globals_["timeout"] = float(globals_["timeout"])
+        if not 0 < globals_["timeout"] <= 3600:
+            return None
+    if "config" in globals_:
+        globals_["config"] = Path(globals_["config"])
+    return EhloArgs(host=positional[0] if positional else None, **values), globals_
