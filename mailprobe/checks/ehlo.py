@@ -22,6 +22,7 @@ Secrets never leave: the whole report passes through the session's ``Redactor`` 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import functools
 import re
@@ -806,8 +807,15 @@ class _Probe:
             session = self.session or session
         await self._auth(session)
         await self._envelope(session)
+        await self._quit(session)
+
+    async def _quit(self, session: SmtpSession) -> None:
+        """QUIT politely, then drop the connection at once (see ``SmtpSession.abort``)."""
         self.step = "QUIT"
-        await session.quit()
+        if session.connected:
+            with contextlib.suppress(ProbeError):  # the server may close first: nothing lost
+                await session.command("QUIT", step="QUIT")
+        session.abort()
 
     async def _open(self, session: SmtpSession) -> None:
         self.step = "connect"
@@ -874,8 +882,7 @@ class _Probe:
                     "stopped before anything else was sent",
                     "Configure a certificate and enable STARTTLS on the server.",
                 )
-                self.step = "QUIT"
-                await session.quit()
+                await self._quit(session)
                 return False
             optional = r.profile is not None and r.profile.starttls == "optional"
             self._finding(
@@ -1179,7 +1186,11 @@ async def probe_ehlo(request: EhloRequest) -> EhloReport:
         probe._note(f"session time limit reached during {step}")
     finally:
         for _offset, session in probe.sessions:
-            session.close()
+            session.abort()
+        # Even an aborted transport closes its socket on the next loop iterations; give it
+        # those here, or a loop closed right after this (asyncio.run) would leak the socket.
+        for _ in range(3):
+            await asyncio.sleep(0)
     return probe.report()
 
 

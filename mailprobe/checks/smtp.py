@@ -345,6 +345,18 @@ class SmtpSession:
         if self._smtp is not None:
             self._smtp.close()
 
+    def abort(self) -> None:
+        """Drop the connection at once, TLS included (no close_notify); safe to call twice.
+
+        ``close()`` lets a TLS transport finish its shutdown on later loop iterations; a caller
+        about to leave its event loop (``asyncio.run``) aborts instead, so no socket outlives it.
+        """
+        if self._smtp is not None:
+            transport = self._smtp.transport
+            if isinstance(transport, asyncio.Transport):
+                transport.abort()
+            self._smtp.close()
+
     # -- commands ----------------------------------------------------------------------------
 
     async def command(

@@ -37,7 +37,7 @@ def ehlo(
         None,
         "--dns-server",
         metavar="ADDR[:PORT]",
-        help="DNS server for --mx (default: dns_server in the config, else the system's).",
+        help="DNS server for --mx (default: config, else the system resolver).",
     ),
     helo: str | None = typer.Option(
         None, "--helo", metavar="NAME", help="Name sent with EHLO (default: config, local FQDN)."

@@ -41,10 +41,14 @@ def _label(name: str) -> Text:
 
 
 def _line(console: Console, name: str, *parts: Text | str) -> None:
-    text = _label(name)
+    text = Text()
     for part in parts:
         text.append_text(part if isinstance(part, Text) else Text(part))
-    console.print(text, overflow="fold")
+    grid = Table.grid()
+    grid.add_column(width=13, no_wrap=True)
+    grid.add_column(overflow="fold")
+    grid.add_row(_label(name), text)
+    console.print(grid)
 
 
 def extension_note(ext: Extension) -> str:
@@ -114,19 +118,21 @@ def _reply_line(console: Console, name: str, result: CommandResult) -> None:
 
 
 def render_findings(console: Console, findings: Sequence[Finding]) -> None:
-    """Findings, worst first, each with its code and fix."""
+    """Findings, worst first, each with its code and fix (wrapped with a hanging indent)."""
     if not findings:
         return
     console.print(Text("Findings", style="bold underline"))
+    grid = Table.grid(padding=(0, 1))
+    grid.add_column(no_wrap=True)
+    grid.add_column(overflow="fold")
     for finding in findings:
-        text = Text(
-            f"  {finding.severity.value.upper():<5} ", style=SEVERITY_STYLE[finding.severity]
-        )
-        text.append(f"{finding.code}: ", style="bold")
-        text.append(finding.summary)
-        console.print(text, overflow="fold")
+        style = SEVERITY_STYLE[finding.severity]
+        body = Text(f"{finding.code}: ", style="bold")
+        body.append(finding.summary)
         if finding.fix:
-            console.print(Text(f"        fix: {finding.fix}", style="dim"), overflow="fold")
+            body.append(f"\nfix: {finding.fix}", style="dim")
+        grid.add_row(Text(f"  {finding.severity.value.upper():<4}", style=style), body)
+    console.print(grid)
 
 
 def render_report(console: Console, report: EhloReport, *, verbose: int = 0) -> None:
