@@ -1236,7 +1236,14 @@ async def run_ehlo(
                 if not addrs:
                     failure = error or Failure("DNS", "the exchanger has no address", host)
                     return exchanger, _unreachable_report(request, host, failure)
-                report = await probe_ehlo(dataclasses.replace(request, host=host, address=addrs[0]))
+                # Next address only when this one could not be reached at all (e.g. a broken
+                # IPv6 route while IPv4 works); a server that answered badly has been judged.
+                for address in addrs:
+                    report = await probe_ehlo(
+                        dataclasses.replace(request, host=host, address=address)
+                    )
+                    if report.failure is None or report.failure.step != "connect":
+                        break
                 return exchanger, report
 
         pairs = await asyncio.gather(*(one(p, h) for p, h in chosen))

@@ -305,6 +305,21 @@ def _password(
     password: str | None,
 ) -> tuple[str | None, str | None]:
     """The AUTH password and where it came from (never the password in any message)."""
+    secret, source = _password_source(user, password_env, password_file, password)
+    if secret is not None:
+        try:
+            secret.encode("utf-8")
+        except UnicodeEncodeError:
+            raise UsageError(f"the password ({source}) is not valid UTF-8 text") from None
+    return secret, source
+
+
+def _password_source(
+    user: str | None,
+    password_env: str | None,
+    password_file: Path | None,
+    password: str | None,
+) -> tuple[str | None, str | None]:
     given = [s for s in (password_env, password_file, password) if s is not None]
     if user is None:
         if given:

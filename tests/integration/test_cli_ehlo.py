@@ -523,3 +523,21 @@ def test_json_shape(capsys: pytest.CaptureFixture[str], exchange2000_peer: SmtpP
     assert set(ext) == {"keyword", "params", "line", "legacy"}
     assert doc["inputs"]["port"] == exchange2000_peer.port
     assert doc["inputs"]["password_source"] is None
+
+
+def test_password_prompt_on_a_terminal(
+    capsys: pytest.CaptureFixture[str], auth_peer: SmtpPeer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    asked: list[str] = []
+
+    def fake_getpass(prompt: str, stream: Any = None) -> str:
+        asked.append(prompt)
+        return AUTH_PASSWORD
+
+    monkeypatch.setattr("sys.stdin.isatty", lambda: True, raising=False)
+    monkeypatch.setattr("getpass.getpass", fake_getpass)
+    _code, doc = run_json(capsys, "ehlo", *target(auth_peer), "--user", AUTH_USER)
+    assert asked == [f"Password for {AUTH_USER}: "]
+    probe = probe_of(doc)
+    assert probe["auth"]["succeeded"] is True
+    assert doc["inputs"]["password_source"] == "prompt"

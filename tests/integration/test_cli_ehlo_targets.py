@@ -260,3 +260,29 @@ def test_ipv6_literal_forms(capsys: pytest.CaptureFixture[str], peer_factory: An
         assert probe["failure"] is None
         assert doc["inputs"]["host"] == "::1"
         assert code == 1  # no STARTTLS
+
+
+def test_mx_next_address_when_the_first_is_unreachable(
+    capsys: pytest.CaptureFixture[str], dns_server: Callable[..., Any], peer_factory: Any
+) -> None:
+    peer: SmtpPeer = peer_factory.smtp(address="127.0.2.10", hostname="mx.two.test")
+    zone = {"two.test": "@ MX 10 mx\nmx A 127.0.2.14\nmx A 127.0.2.10"}
+    server = dns_server(zone, address="127.0.2.53")
+    code, doc = run_json(
+        capsys,
+        "ehlo",
+        "--mx",
+        "two.test",
+        "--dns-server",
+        server.spec,
+        "--port",
+        str(peer.port),
+        "--timeout",
+        "5",
+    )
+    (exchanger,) = doc["results"]["exchangers"]
+    assert sorted(exchanger["addresses"]) == ["127.0.2.10", "127.0.2.14"]
+    (probe,) = doc["results"]["probes"]
+    assert probe["failure"] is None
+    assert probe["address"] == "127.0.2.10"
+    assert code == 1  # no STARTTLS
