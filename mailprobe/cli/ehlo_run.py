@@ -245,11 +245,10 @@ def _normalise_host(host: str) -> str:
     name = host.rstrip(".")
     if not name:
         raise UsageError("the host is empty: give a host name or an address")
-    if not name.isascii():
-        try:
-            name = name.encode("idna").decode("ascii")
-        except UnicodeError:
-            raise UsageError(f"{host!r} is not a valid host name") from None
+    if not name.isascii():  # an IDN: A-label as the DNS wants it (IDNA 2008, like mx)
+        from mailprobe.dns import parse_domain
+
+        name = parse_domain(name)[0]
     return name
 
 
