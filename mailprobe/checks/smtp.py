@@ -341,21 +341,21 @@ class SmtpSession:
         return self.banner
 
     def close(self) -> None:
-        """Drop the connection without QUIT (safe to call twice)."""
-        if self._smtp is not None:
-            self._smtp.close()
-
-    def abort(self) -> None:
         """Drop the connection at once, TLS included (no close_notify); safe to call twice.
 
-        ``close()`` lets a TLS transport finish its shutdown on later loop iterations; a caller
-        about to leave its event loop (``asyncio.run``) aborts instead, so no socket outlives it.
+        A graceful TLS close would finish on later loop iterations, and a caller about to
+        leave its event loop (``asyncio.run``) would leak the socket; after QUIT (or a failure)
+        there is nothing left to say, so every session is aborted rather than closed.
         """
         if self._smtp is not None:
             transport = self._smtp.transport
             if isinstance(transport, asyncio.Transport):
                 transport.abort()
             self._smtp.close()
+
+    def abort(self) -> None:
+        """The same as ``close`` (kept for callers that say what they mean)."""
+        self.close()
 
     # -- commands ----------------------------------------------------------------------------
 
