@@ -13,7 +13,8 @@ from typing import TYPE_CHECKING
 from rich.table import Table
 from rich.text import Text
 
-from mailprobe.model import Finding, Severity
+from mailprobe.model import Severity
+from mailprobe.render.findings import SEVERITY_STYLE, render_findings
 from mailprobe.render.transcript import render_transcript
 
 if TYPE_CHECKING:
@@ -22,12 +23,6 @@ if TYPE_CHECKING:
     from mailprobe.checks.check import CheckReport, SmtpCheck, StepResult
     from mailprobe.checks.policy import PolicyReport
 
-SEVERITY_STYLE = {
-    Severity.OK: "green",
-    Severity.INFO: "cyan",
-    Severity.WARN: "yellow",
-    Severity.FAIL: "bold red",
-}
 STATUS_STYLE = {
     "ok": "bold green",
     "problem": "bold yellow",
@@ -87,19 +82,6 @@ def _heading(console: Console, number: int, step: StepResult) -> None:
     if step.reason:
         line.append(f" ({step.reason})", style="dim")
     console.print(line)
-
-
-def render_findings(console: Console, findings: Sequence[Finding], verbose: int = 0) -> None:
-    """Findings, worst first; fixes under warnings and failures (all of them with -v)."""
-    for finding in findings:
-        line = Text("  ")
-        line.append(f"{finding.severity.value.upper():<4}", style=SEVERITY_STYLE[finding.severity])
-        line.append(f" {finding.code}: ")
-        line.append(finding.summary)
-        console.print(line)
-        show_fix = finding.severity in (Severity.WARN, Severity.FAIL) or verbose > 0
-        if finding.fix and show_fix:
-            console.print(Text(f"       fix: {finding.fix}", style="dim"))
 
 
 def _dns(console: Console, report: CheckReport, verbose: int) -> None:

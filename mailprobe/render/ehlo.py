@@ -3,7 +3,7 @@ findings and the transcript. Every peer-controlled string is printed as plain ``
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 
 from rich.console import Console
 from rich.table import Table
@@ -18,15 +18,9 @@ from mailprobe.checks.ehlo import (
     TlsReport,
     VerbProfile,
 )
-from mailprobe.model import Finding, Severity
+from mailprobe.render.findings import render_findings
 from mailprobe.render.transcript import render_timings, render_transcript, timings_summary
 
-SEVERITY_STYLE = {
-    Severity.OK: "green",
-    Severity.INFO: "cyan",
-    Severity.WARN: "yellow",
-    Severity.FAIL: "bold red",
-}
 OUTCOME_STYLE = {
     "accepted": "green",
     "intermediate": "cyan",
@@ -117,24 +111,6 @@ def _reply_line(console: Console, name: str, result: CommandResult) -> None:
     _line(console, name, text)
 
 
-def render_findings(console: Console, findings: Sequence[Finding]) -> None:
-    """Findings, worst first, each with its code and fix (wrapped with a hanging indent)."""
-    if not findings:
-        return
-    console.print(Text("Findings", style="bold underline"))
-    grid = Table.grid(padding=(0, 1))
-    grid.add_column(no_wrap=True)
-    grid.add_column(overflow="fold")
-    for finding in findings:
-        style = SEVERITY_STYLE[finding.severity]
-        body = Text(f"{finding.code}: ", style="bold")
-        body.append(finding.summary)
-        if finding.fix:
-            body.append(f"\nfix: {finding.fix}", style="dim")
-        grid.add_row(Text(f"  {finding.severity.value.upper():<4}", style=style), body)
-    console.print(grid)
-
-
 def render_report(console: Console, report: EhloReport, *, verbose: int = 0) -> None:
     """One probed server."""
     console.print(Text(f"ehlo {report.subject}", style="bold reverse"))
@@ -190,7 +166,7 @@ def render_report(console: Console, report: EhloReport, *, verbose: int = 0) -> 
         _line(console, "DATA", Text("not sent (no --data): ended with RSET and QUIT", style="dim"))
     if report.failure is not None:
         _line(console, "stopped", Text(report.failure.one_line(), style="bold red"))
-    render_findings(console, report.findings)
+    render_findings(console, report.findings, verbose, heading="Findings")
     render_transcript(console, report.transcript, title="Transcript")
     if report.timings:
         if verbose:

@@ -9,19 +9,13 @@ from typing import TYPE_CHECKING
 from rich.markup import escape
 from rich.text import Text
 
-from mailprobe.model import Finding, Severity
+from mailprobe.render.findings import render_findings
 
 if TYPE_CHECKING:
     from rich.console import Console
 
     from mailprobe.checks.mx import Exchanger, ExchangerAddress, MxReport, ServerView
 
-_SEVERITY_STYLE = {
-    Severity.OK: "green",
-    Severity.INFO: "cyan",
-    Severity.WARN: "yellow",
-    Severity.FAIL: "bold red",
-}
 _PTR_TEXT = {
     "confirmed": "PTR {names} (forward-confirmed)",
     "mismatch": "PTR {names} (does not resolve back)",
@@ -43,7 +37,8 @@ def render_mx(console: Console, report: MxReport, verbose: int = 0, dnssec: bool
         console.print(Text("Differences between servers:", style="bold yellow"))
         for line in report.differences:
             console.print(f"  {escape(line)}")
-    _render_findings(console, report.findings, verbose)
+    console.print()
+    render_findings(console, report.findings, verbose, indent=0)
 
 
 def _render_view(console: Console, report: MxReport, view: ServerView, dnssec: bool) -> None:
@@ -131,18 +126,6 @@ def _render_probe(console: Console, addr: ExchangerAddress) -> None:
         console.print(line)
     else:
         console.print(Text(f"    port {probe.port}: {probe.message or probe.status}", "yellow"))
-
-
-def _render_findings(console: Console, findings: tuple[Finding, ...], verbose: int) -> None:
-    console.print()
-    for finding in findings:
-        line = Text()
-        line.append(f"{finding.severity.value.upper():<5}", style=_SEVERITY_STYLE[finding.severity])
-        line.append(f" {finding.code}: ")
-        line.append(finding.summary)
-        console.print(line)
-        if finding.fix and (finding.severity in (Severity.WARN, Severity.FAIL) or verbose > 0):
-            console.print(Text(f"      fix: {finding.fix}", style="dim"))
 
 
 def render_batch_separator(console: Console) -> None:

@@ -13,7 +13,7 @@ from rich import box
 from rich.table import Table
 from rich.text import Text
 
-from mailprobe.model import Finding, Severity
+from mailprobe.render.findings import render_findings
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -21,12 +21,6 @@ if TYPE_CHECKING:
     from mailprobe.checks.relay import RelayReport, RelayRun, VariantResult
     from mailprobe.checks.smtp import Reply
 
-_SEVERITY_STYLE = {
-    Severity.OK: "green",
-    Severity.INFO: "cyan",
-    Severity.WARN: "yellow",
-    Severity.FAIL: "bold red",
-}
 _VERDICT_STYLE = {"open": "bold red", "closed": "bold green", "inconclusive": "bold yellow"}
 _OUTCOME_STYLE = {
     "accepted": "bold red",
@@ -115,7 +109,8 @@ def render_report(console: Console, report: RelayReport, *, verbose: int = 0) ->
         style="dim",
     )
     console.print(counts)
-    render_findings(console, report.findings, verbose)
+    console.print()
+    render_findings(console, report.findings, verbose, indent=0)
     if verbose >= 2:
         from mailprobe.render.transcript import render_transcript
 
@@ -200,21 +195,6 @@ def _render_extras(console: Console, report: RelayReport) -> None:
         line.append(_reply_text(decisive) if decisive else sent.note)
         line.append(f"  [{sent.outcome}]", style="bold")
         console.print(line)
-
-
-def render_findings(console: Console, findings: Sequence[Finding], verbose: int = 0) -> None:
-    """Findings, worst first, with the fix for warnings and failures."""
-    if not findings:
-        return
-    console.print()
-    for finding in findings:
-        line = Text()
-        line.append(f"{finding.severity.value.upper():<5}", style=_SEVERITY_STYLE[finding.severity])
-        line.append(f" {finding.code}: ")
-        line.append(finding.summary)
-        console.print(line)
-        if finding.fix and (finding.severity in (Severity.WARN, Severity.FAIL) or verbose):
-            console.print(Text(f"      fix: {finding.fix}", style="dim"))
 
 
 def transcripts_text(run: RelayRun) -> str:
