@@ -1,17 +1,16 @@
 """The one way findings are shown in the terminal, by every command.
 
-Each finding is a row of a two-column grid: the severity label, then ``code: summary`` with the
-fix on the next line. The grid keeps a hanging indent when a long line wraps (80 columns when
-piped), so the labels stay in their column.
+Each finding is the severity label, then ``code: summary`` with the fix on the next line. Long
+lines wrap to the console width (80 columns when piped) with a hanging indent, so the labels
+stay in their column and no line carries trailing spaces.
 """
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Sequence
 
 from rich.console import Console
-from rich.padding import Padding
-from rich.table import Table
 from rich.text import Text
 
 from mailprobe.model import Finding, Severity
@@ -37,14 +36,25 @@ def render_findings(
         return
     if heading:
         console.print(Text(heading, style="bold underline"))
-    grid = Table.grid(padding=(0, 1))
-    grid.add_column(no_wrap=True, width=4)
-    grid.add_column(overflow="fold")
+    margin = " " * indent
+    hang = margin + " " * (_LABEL_WIDTH + 1)
+    width = max(20, console.width - len(hang))
     for finding in findings:
-        body = Text(f"{finding.code}: ", style="bold")
-        body.append(finding.summary)
+        lines = textwrap.wrap(f"{finding.code}: {finding.summary}", width) or [finding.code]
+        first = Text(margin)
+        first.append(
+            f"{finding.severity.value.upper():<{_LABEL_WIDTH}}", SEVERITY_STYLE[finding.severity]
+        )
+        first.append(" ")
+        code_end = len(finding.code) + 1
+        first.append(lines[0][:code_end], style="bold")
+        first.append(lines[0][code_end:])
+        console.print(first, soft_wrap=True)
+        for line in lines[1:]:
+            console.print(Text(hang + line), soft_wrap=True)
         if finding.fix and (finding.severity in (Severity.WARN, Severity.FAIL) or verbose > 0):
-            body.append(f"\nfix: {finding.fix}", style="dim")
-        label = Text(finding.severity.value.upper(), style=SEVERITY_STYLE[finding.severity])
-        grid.add_row(label, body)
-    console.print(Padding(grid, (0, 0, 0, indent)))
+            for line in textwrap.wrap(f"fix: {finding.fix}", width):
+                console.print(Text(hang + line, style="dim"), soft_wrap=True)
+
+
+_LABEL_WIDTH = 4
