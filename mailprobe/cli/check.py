@@ -122,9 +122,10 @@ def check(
     apply_globals(json_output, timeout, config, no_color, verbose)
     cfg = settings()
     from mailprobe.checks.check import CheckOptions
-    from mailprobe.checks.ehlo import default_helo_name, get_profile, is_helo_name
+    from mailprobe.checks.ehlo import get_profile
     from mailprobe.checks.smtp import check_argument
     from mailprobe.cli.mx import _collect_domains
+    from mailprobe.cli.smtp_options import resolve_helo
     from mailprobe.dns import parse_domain, parse_server
 
     if not domains and file is None:
@@ -137,10 +138,7 @@ def check(
             raise UsageError(f"{source}{exc}") from None
     for spec in server or []:
         parse_server(spec)
-    helo_name = helo or default_helo_name(cfg.helo)
-    check_argument(helo_name, "--helo")
-    if not is_helo_name(helo_name):
-        raise UsageError(f"--helo {helo_name!r} is not a host name or address literal")
+    helo_text = resolve_helo(helo, cfg)
     profile = expect or cfg.expect
     if profile:
         get_profile(profile)
@@ -162,7 +160,7 @@ def check(
             raise UsageError(f"--dkim-selector {selector!r} is not a DNS label")
     options = CheckOptions(
         smtp_port=smtp_port,
-        helo=helo_name,
+        helo=helo_text,
         expect=profile,
         rcpt=rcpt,
         sender="",
@@ -178,7 +176,7 @@ def check(
     inputs_base: dict[str, Any] = {
         "servers": list(server or ([cfg.dns_server] if cfg.dns_server else ["system"])),
         "smtp_port": smtp_port,
-        "helo": helo_name,
+        "helo": helo_text,
         "expect": profile,
         "rcpt": rcpt,
         "relay": not no_relay,

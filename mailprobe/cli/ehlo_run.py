@@ -10,8 +10,6 @@ routes end in ``run_ehlo_command``, so they produce the same output.
 from __future__ import annotations
 
 import dataclasses
-import os
-import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -24,6 +22,7 @@ from mailprobe.cli.runtime import (
     settings,
     warn_line,
 )
+from mailprobe.cli.smtp_options import read_password, resolve_helo
 from mailprobe.errors import UsageError
 from mailprobe.model import exit_code_for
 from mailprobe.text import has_control_chars
@@ -80,7 +79,7 @@ def run_ehlo_command(a: EhloArgs) -> int:
 
         parse_server(a.dns_server)  # a UsageError names the problem
     port = a.port or (465 if a.tls else cfg.port)
-    helo_name = _helo_name(a.helo, cfg)
+    helo_name = resolve_helo(a.helo, cfg)
     profile = _profile(a.expect, a.expect_verbs, cfg)
     if a.session_timeout is not None and not 0 < a.session_timeout <= 86400:
         raise UsageError("--session-timeout must be more than 0 and at most 86400 seconds")
@@ -100,7 +99,7 @@ def run_ehlo_command(a: EhloArgs) -> int:
         raise UsageError("--subject contains a control character (CR, LF, ...): refused")
     if a.body is not None and has_control_chars(a.body.replace("\n", "").replace("\t", "")):
         raise UsageError("--body contains a control character: refused")
-    secret, password_source = _password(a.user, a.password_env, a.password_file, a.password)
+    secret, password_source = read_password(a.user, a.password_env, a.password_file, a.password)
 
     defaults = checks.EhloRequest(host="")
     request = checks.EhloRequest(
@@ -252,18 +251,6 @@ def _normalise_host(host: str) -> str:
     return name
 
 
-def _helo_name(helo: str | None, cfg: Settings) -> str:
-    from mailprobe.checks.ehlo import default_helo_name, is_helo_name
-
-    if helo is None:
-        return default_helo_name(cfg.helo)
-    if has_control_chars(helo):
-        raise UsageError("--helo contains a control character (CR, LF, ...): refused")
-    if not is_helo_name(helo):
-        raise UsageError("--helo must be a host name or an address literal like [192.0.2.1]")
-    return helo
-
-
 def _profile(expect: str | None, expect_verbs: str | None, cfg: Settings) -> VerbProfile | None:
     from mailprobe.checks.ehlo import get_profile, profile_from_verbs
 
@@ -295,73 +282,6 @@ def _recipient(value: str) -> str:
     address = _address(value, "--to")
     assert address is not None
     return address
-
-
-def _password(
-    user: str | None,
-    password_env: str | None,
-    password_file: Path | None,
-    password: str | None,
-) -> tuple[str | None, str | None]:
-    """The AUTH password and where it came from (never the password in any message)."""
-    secret, source = _password_source(user, password_env, password_file, password)
-    if secret is not None:
-        try:
-            secret.encode("utf-8")
-        except UnicodeEncodeError:
-            raise UsageError(f"the password ({source}) is not valid UTF-8 text") from None
-    return secret, source
-
-
-def _password_source(
-    user: str | None,
-    password_env: str | None,
-    password_file: Path | None,
-    password: str | None,
-) -> tuple[str | None, str | None]:
-    given = [s for s in (password_env, password_file, password) if s is not None]
-    if user is None:
-        if given:
-            raise UsageError("a password option needs --user NAME")
-        return None, None
-    if has_control_chars(user) or not user:
-        raise UsageError("--user must be a non-empty name without control characters")
-    if len(given) > 1:
-        raise UsageError("give one of --password-env, --password-file, --password")
-    if password_env is not None:
-        value = os.environ.get(password_env)
-        if not value:
-            raise UsageError(f"--password-env {password_env}: the variable is not set or empty")
-        return value, f"env:{password_env}"
-    if password_file is not None:
-        try:
-            text = password_file.read_text("utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            reason = getattr(exc, "strerror", None) or type(exc).__name__
-            raise UsageError(f"--password-file {password_file}: cannot read ({reason})") from None
-        value = text.splitlines()[0] if text.splitlines() else ""
-        if not value:
-            raise UsageError(f"--password-file {password_file}: the file is empty")
-        return value, "file"
-    if password is not None:
-        warn_line(
-            "--password puts the password on the command line, where other users and the shell "
-            "history can see it; prefer --password-env or --password-file"
-        )
-        if not password:
-            raise UsageError("--password is empty")
-        return password, "command line"
-    if not sys.stdin.isatty():
-        raise UsageError(
-            "--user needs a password: --password-env VAR or --password-file PATH "
-            "(no terminal to prompt on)"
-        )
-    import getpass
-
-    value = getpass.getpass(f"Password for {user}: ", stream=sys.stderr)
-    if not value:
-        raise UsageError("empty password")
-    return value, "prompt"
 
 
 def _write_transcript(path: Path, results: EhloResults) -> None:

@@ -6,8 +6,6 @@ See docs/relay-test.md for the variants, the verdict rules and the caveats.
 from __future__ import annotations
 
 import dataclasses
-import os
-import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -25,8 +23,8 @@ from mailprobe.cli.common import (
     global_options,
     run_async,
     settings,
-    warn_line,
 )
+from mailprobe.cli.smtp_options import read_password, resolve_helo
 from mailprobe.errors import UsageError
 from mailprobe.text import has_control_chars
 
@@ -34,9 +32,6 @@ if TYPE_CHECKING:
     from mailprobe.checks.relay import RelayOptions, RelayRun
     from mailprobe.config import Settings
     from mailprobe.dns import Resolver
-
-_FALLBACK_HELO = "mailprobe.invalid"
-_HELO_NAME = r"\[[0-9A-Fa-f:.Iv]+\]|[A-Za-z0-9_]([A-Za-z0-9_.-]*[A-Za-z0-9_])?"
 
 
 def relay_test(
@@ -155,8 +150,8 @@ def relay_test(
         raise UsageError(f"--auth-mech {auth_mech!r}: choose LOGIN, PLAIN or CRAM-MD5")
     if to is not None and external is not None:
         raise UsageError("give either --to ADDR or --external DOMAIN, not both")
-    secret, password_source = _password(user, password_env, password_file, password)
-    helo_name = _helo_name(helo, cfg)
+    secret, password_source = read_password(user, password_env, password_file, password)
+    helo_name = resolve_helo(helo, cfg)
     options = RelayOptions(
         port=port or cfg.port,
         domain=domain if domain is not None else (target if use_mx else None),
@@ -284,78 +279,6 @@ def _config_sender(cfg: Settings) -> str | None:
     if value and "@" in value and not any(ch in value for ch in " <>"):
         return value
     return None
-
-
-def _helo_name(helo: str | None, cfg: Settings) -> str:
-    import re
-    import socket
-
-    if helo is not None:
-        if has_control_chars(helo):
-            raise UsageError("--helo contains a control character (CR, LF, ...): refused")
-        if not re.fullmatch(
-            r"\[[0-9A-Fa-f:.Iv]+\]|[A-Za-z0-9_]([A-Za-z0-9_.-]*[A-Za-z0-9_])?", helo
-        ):
-            raise UsageError("--helo must be a host name or an address literal like [192.0.2.1]")
-        return helo
-    if cfg.helo:
-        return cfg.helo
-    try:
-        fqdn = socket.getfqdn()
-    except OSError:
-        fqdn = ""
-    if fqdn and "." in fqdn and not fqdn.lower().startswith("localhost"):
-        return fqdn.rstrip(".")
-    return _FALLBACK_HELO
-
-
-def _password(
-    user: str | None,
-    password_env: str | None,
-    password_file: Path | None,
-    password: str | None,
-) -> tuple[str | None, str | None]:
-    """The AUTH password and where it came from (the password never enters a message)."""
-    given = [s for s in (password_env, password_file, password) if s is not None]
-    if user is None:
-        if given:
-            raise UsageError("a password option needs --user NAME")
-        return None, None
-    if not user or has_control_chars(user):
-        raise UsageError("--user must be a non-empty name without control characters")
-    if len(given) > 1:
-        raise UsageError("give one of --password-env, --password-file, --password")
-    if password_env is not None:
-        value = os.environ.get(password_env)
-        if not value:
-            raise UsageError(f"--password-env {password_env}: the variable is not set or empty")
-        return value, f"env:{password_env}"
-    if password_file is not None:
-        try:
-            lines = password_file.read_text("utf-8").splitlines()
-        except (OSError, UnicodeDecodeError) as exc:
-            reason = getattr(exc, "strerror", None) or type(exc).__name__
-            raise UsageError(f"--password-file {password_file}: cannot read ({reason})") from None
-        if not lines or not lines[0]:
-            raise UsageError(f"--password-file {password_file}: the file is empty")
-        return lines[0], "file"
-    if password is not None:
-        warn_line(
-            "--password puts the password on the command line, where other users and the shell "
-            "history can see it; prefer --password-env or --password-file"
-        )
-        if not password:
-            raise UsageError("--password is empty")
-        return password, "command line"
-    if not sys.stdin.isatty():
-        raise UsageError(
-            "--user needs a password: --password-env VAR or --password-file PATH "
-            "(no terminal to prompt on)"
-        )
-    value = typer.prompt(f"Password for {user}", hide_input=True, err=True)
-    if not value:
-        raise UsageError("empty password")
-    return str(value), "prompt"
 
 
 def _write_transcript(path: Path, run: RelayRun) -> None:

@@ -1,0 +1,97 @@
+"""Options shared by the SMTP commands (ehlo, relay-test, check): HELO name and AUTH password.
+
+Typer-free, so the quick path of ``ehlo`` can use it too. The password never appears in an
+error message: messages name where it was to come from, never its value.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+from mailprobe.cli.runtime import warn_line
+from mailprobe.config import Settings
+from mailprobe.errors import UsageError
+from mailprobe.text import has_control_chars
+
+
+def resolve_helo(helo: str | None, cfg: Settings) -> str:
+    """``--helo`` checked (no control characters, a host name or address literal), else the
+    configured name, else the local FQDN, else a reserved name."""
+    from mailprobe.checks.ehlo import default_helo_name, is_helo_name
+
+    if helo is None:
+        return default_helo_name(cfg.helo)
+    if has_control_chars(helo):
+        raise UsageError("--helo contains a control character (CR, LF, ...): refused")
+    if not is_helo_name(helo):
+        raise UsageError("--helo must be a host name or an address literal like [192.0.2.1]")
+    return helo
+
+
+def read_password(
+    user: str | None,
+    password_env: str | None,
+    password_file: Path | None,
+    password: str | None,
+) -> tuple[str | None, str | None]:
+    """The AUTH password and where it came from: ``--password-env VAR``, ``--password-file``,
+    ``--password`` (with a warning), or a hidden prompt when a terminal is attached."""
+    secret, source = _password_source(user, password_env, password_file, password)
+    if secret is not None:
+        try:
+            secret.encode("utf-8")
+        except UnicodeEncodeError:
+            raise UsageError(f"the password ({source}) is not valid UTF-8 text") from None
+    return secret, source
+
+
+def _password_source(
+    user: str | None,
+    password_env: str | None,
+    password_file: Path | None,
+    password: str | None,
+) -> tuple[str | None, str | None]:
+    given = [s for s in (password_env, password_file, password) if s is not None]
+    if user is None:
+        if given:
+            raise UsageError("a password option needs --user NAME")
+        return None, None
+    if has_control_chars(user) or not user:
+        raise UsageError("--user must be a non-empty name without control characters")
+    if len(given) > 1:
+        raise UsageError("give one of --password-env, --password-file, --password")
+    if password_env is not None:
+        value = os.environ.get(password_env)
+        if not value:
+            raise UsageError(f"--password-env {password_env}: the variable is not set or empty")
+        return value, f"env:{password_env}"
+    if password_file is not None:
+        try:
+            lines = password_file.read_text("utf-8").splitlines()
+        except (OSError, UnicodeDecodeError) as exc:
+            reason = getattr(exc, "strerror", None) or type(exc).__name__
+            raise UsageError(f"--password-file {password_file}: cannot read ({reason})") from None
+        if not lines or not lines[0]:
+            raise UsageError(f"--password-file {password_file}: the file is empty")
+        return lines[0], "file"
+    if password is not None:
+        warn_line(
+            "--password puts the password on the command line, where other users and the shell "
+            "history can see it; prefer --password-env or --password-file"
+        )
+        if not password:
+            raise UsageError("--password is empty")
+        return password, "command line"
+    if not sys.stdin.isatty():
+        raise UsageError(
+            "--user needs a password: --password-env VAR or --password-file PATH "
+            "(no terminal to prompt on)"
+        )
+    import getpass
+
+    value = getpass.getpass(f"Password for {user}: ", stream=sys.stderr)
+    if not value:
+        raise UsageError("empty password")
+    return value, "prompt"
