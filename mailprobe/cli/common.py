@@ -31,10 +31,15 @@ from mailprobe.cli.runtime import (
 )
 
 __all__ = [
+    "AuthMechOpt",
     "ConfigOpt",
+    "DomainFileOpt",
     "GlobalOptions",
     "JsonOpt",
     "NoColorOpt",
+    "PasswordEnvOpt",
+    "PasswordFileOpt",
+    "PasswordOpt",
     "TimeoutOpt",
     "VerboseOpt",
     "apply_globals",
@@ -84,5 +89,38 @@ VerboseOpt = Annotated[
     int,
     typer.Option(
         "-v", "--verbose", count=True, help="More detail; with an error, also its traceback."
+    ),
+]
+
+
+# -- options several commands share (one declaration, one help text) ---------------------------
+
+DomainFileOpt = Annotated[
+    str | None,
+    typer.Option(
+        "-f",
+        "--file",
+        metavar="FILE",
+        help="Read domains from FILE ('-' for stdin), one per line; '#' starts a comment.",
+    ),
+]
+PasswordEnvOpt = Annotated[
+    str | None,
+    typer.Option("--password-env", metavar="VAR", help="Read the AUTH password from variable VAR."),
+]
+PasswordFileOpt = Annotated[
+    Path | None,
+    typer.Option("--password-file", metavar="PATH", help="Read the AUTH password from a file."),
+]
+PasswordOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--password", metavar="VALUE", help="The password itself (visible to other users!)."
+    ),
+]
+AuthMechOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--auth-mech", metavar="MECH", help="LOGIN, PLAIN or CRAM-MD5 (default: best offered)."
     ),
 ]

@@ -8,9 +8,13 @@ from pathlib import Path
 import typer
 
 from mailprobe.cli.common import (
+    AuthMechOpt,
     ConfigOpt,
     JsonOpt,
     NoColorOpt,
+    PasswordEnvOpt,
+    PasswordFileOpt,
+    PasswordOpt,
     TimeoutOpt,
     VerboseOpt,
     apply_globals,
@@ -66,21 +70,10 @@ def ehlo(
         help="Trust these CA certificates, not the system's.",
     ),
     user: str | None = typer.Option(None, "--user", metavar="NAME", help="Log in with AUTH."),
-    password_env: str | None = typer.Option(
-        None, "--password-env", metavar="VAR", help="Read the AUTH password from variable VAR."
-    ),
-    password_file: Path | None = typer.Option(
-        None, "--password-file", metavar="PATH", help="Read the AUTH password from a file."
-    ),
-    password: str | None = typer.Option(
-        None, "--password", metavar="VALUE", help="The password itself (visible to other users!)."
-    ),
-    auth_mech: str | None = typer.Option(
-        None,
-        "--auth-mech",
-        metavar="MECH",
-        help="LOGIN, PLAIN or CRAM-MD5 (default: best offered).",
-    ),
+    password_env: PasswordEnvOpt = None,
+    password_file: PasswordFileOpt = None,
+    password: PasswordOpt = None,
+    auth_mech: AuthMechOpt = None,
     sender: str | None = typer.Option(
         None, "--from", metavar="ADDR", help="MAIL FROM address (default: sender in the config)."
     ),

@@ -10,6 +10,7 @@ import typer
 
 from mailprobe.cli.common import (
     ConfigOpt,
+    DomainFileOpt,
     JsonOpt,
     NoColorOpt,
     TimeoutOpt,
@@ -38,13 +39,7 @@ def mx(
         help="Domains to check (Unicode names allowed); '-' reads them from stdin.",
         show_default=False,
     ),
-    file: str | None = typer.Option(
-        None,
-        "-f",
-        "--file",
-        metavar="FILE",
-        help="Read domains from FILE ('-' for stdin), one per line; '#' starts a comment.",
-    ),
+    file: DomainFileOpt = None,
     server: list[str] | None = typer.Option(
         None,
         "--server",

@@ -13,9 +13,13 @@ from typing import TYPE_CHECKING, Any
 import typer
 
 from mailprobe.cli.common import (
+    AuthMechOpt,
     ConfigOpt,
     JsonOpt,
     NoColorOpt,
+    PasswordEnvOpt,
+    PasswordFileOpt,
+    PasswordOpt,
     TimeoutOpt,
     VerboseOpt,
     apply_globals,
@@ -98,21 +102,10 @@ def relay_test(
     user: str | None = typer.Option(
         None, "--user", metavar="NAME", help="Also check relaying after AUTH as NAME."
     ),
-    password_env: str | None = typer.Option(
-        None, "--password-env", metavar="VAR", help="Read the AUTH password from variable VAR."
-    ),
-    password_file: Path | None = typer.Option(
-        None, "--password-file", metavar="PATH", help="Read the AUTH password from a file."
-    ),
-    password: str | None = typer.Option(
-        None, "--password", metavar="VALUE", help="The password itself (visible to other users!)."
-    ),
-    auth_mech: str | None = typer.Option(
-        None,
-        "--auth-mech",
-        metavar="MECH",
-        help="LOGIN, PLAIN or CRAM-MD5 (default: best offered).",
-    ),
+    password_env: PasswordEnvOpt = None,
+    password_file: PasswordFileOpt = None,
+    password: PasswordOpt = None,
+    auth_mech: AuthMechOpt = None,
     transcript: Path | None = typer.Option(
         None, "--transcript", metavar="FILE", help="Write every session's transcript to FILE."
     ),
