@@ -40,13 +40,16 @@ def render_findings(
     hang = margin + " " * (_LABEL_WIDTH + 1)
     width = max(20, console.width - len(hang))
     for finding in findings:
-        lines = textwrap.wrap(f"{finding.code}: {finding.summary}", width) or [finding.code]
+        head = finding.code
+        if finding.subject and finding.subject.lower() not in finding.summary.lower():
+            head += f" ({finding.subject})"  # which exchanger/address/record it is about
+        lines = textwrap.wrap(f"{head}: {finding.summary}", width) or [head]
         first = Text(margin)
         first.append(
             f"{finding.severity.value.upper():<{_LABEL_WIDTH}}", SEVERITY_STYLE[finding.severity]
         )
         first.append(" ")
-        code_end = len(finding.code) + 1
+        code_end = min(len(head) + 1, len(lines[0]))
         first.append(lines[0][:code_end], style="bold")
         first.append(lines[0][code_end:])
         console.print(first, soft_wrap=True)

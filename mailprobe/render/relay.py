@@ -10,14 +10,13 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from rich import box
+from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
 from mailprobe.render.findings import render_findings
 
 if TYPE_CHECKING:
-    from rich.console import Console
-
     from mailprobe.checks.relay import RelayReport, RelayRun, VariantResult
     from mailprobe.checks.smtp import Reply
 
@@ -86,7 +85,7 @@ def render_report(console: Console, report: RelayReport, *, verbose: int = 0) ->
         console.print(details)
     if report.variants:
         console.print()
-        console.print(_variant_table(report.variants, "Relay battery (anonymous)"))
+        _print_variants(console, report.variants, "Relay battery (anonymous)")
         console.print(
             Text(
                 "ACCEPTED: the server took the recipient and would relay; refused (4xx): a "
@@ -96,7 +95,7 @@ def render_report(console: Console, report: RelayReport, *, verbose: int = 0) ->
         )
     if report.probes:
         console.print()
-        console.print(_variant_table(report.probes, "Extra checks (not part of the verdict)"))
+        _print_variants(console, report.probes, "Extra checks (not part of the verdict)")
     _render_extras(console, report)
     console.print()
     line = Text("Verdict: ", style="bold")
@@ -120,6 +119,39 @@ def render_report(console: Console, report: RelayReport, *, verbose: int = 0) ->
             render_transcript(console, conn.lines, title=f"{conn.label}: {items}")
 
 
+def _print_variants(console: Console, results: Sequence[VariantResult], title: str) -> None:
+    """The table when the terminal is wide enough for whole addresses, else two lines per
+    variant (addresses never split in the middle)."""
+    widths = [
+        max((len(_name(r)) for r in results), default=0),
+        max((len(r.mail_from) + 2 for r in results), default=0),
+        max((len(r.rcpt_to) + 2 for r in results), default=0),
+        3,
+        5,
+        max((len(OUTCOME_TEXT[r.outcome]) for r in results), default=0),
+    ]
+    if sum(widths) + 2 * len(widths) + 30 <= console.width:
+        console.print(_variant_table(results, title))
+        return
+    console.print(Text(title, style="bold"))
+    name_width = widths[0] + 2
+    for result in results:
+        decisive = result.rcpt_reply or result.mail_reply
+        first = Text(f"  {_name(result):<{name_width}}")
+        first.append(f"<{result.mail_from}> -> <{result.rcpt_to}>")
+        console.print(first, soft_wrap=True)
+        second = Text(" " * (name_width + 2))
+        second.append(OUTCOME_TEXT[result.outcome], style=_OUTCOME_STYLE[result.outcome])
+        second.append(f"  {_reply_text(decisive)}" if decisive else f"  {result.note}")
+        console.print(second, overflow="ellipsis", no_wrap=True, crop=True)
+
+
+def _name(result: VariantResult) -> str:
+    if result.name in _PROBE_MEANING:
+        return f"{result.name} ({_PROBE_MEANING[result.name]})"
+    return result.name
+
+
 def _variant_table(results: Sequence[VariantResult], title: str) -> Table:
     table = Table(
         title=title,
@@ -138,9 +170,7 @@ def _variant_table(results: Sequence[VariantResult], title: str) -> Table:
     table.add_column("Verdict", no_wrap=True)
     for result in results:
         decisive = result.rcpt_reply or result.mail_reply
-        name = result.name
-        if result.name in _PROBE_MEANING:
-            name += f" ({_PROBE_MEANING[result.name]})"
+        name = _name(result)
         text = _short(_without_enhanced(decisive)) if decisive else result.note
         table.add_row(
             Text(name),
