@@ -46,10 +46,12 @@ mx1 A 93.184.215.14
 mx1 AAAA 2606:2800:21f:cb07:6820:80da:af6b:8b2c
 mx2 CNAME mail-gw
 mail-gw A 93.184.215.15
+other A 93.184.215.99
 """
 REVERSE_LOOPBACK = f"1 PTR {MAIL[0]}.\n2 PTR {BACKUP[0]}.\n"
-REVERSE_PUBLIC = "14 PTR mx1.example.net.\n15 PTR gw.example.org.\n"
-REVERSE_V6 = "c.2.b.8.b.6.f.a.a.d.0.8.0.2.8.6.7.0.b.c.f.1.2.0.0.0.8.2.6.0.6.2 PTR mx1.example.net.\n"
+REVERSE_PUBLIC = "14 PTR mx1.example.net.\n15 PTR other.example.net.\n"
+#: PTR of mx1's IPv6 address, relative to the zone 6.0.6.2.ip6.arpa (2606::/16).
+REVERSE_V6 = "c.2.b.8.b.6.f.a.a.d.0.8.0.2.8.6.7.0.b.c.f.1.2.0.0.0.8.2 PTR mx1.example.net.\n"
 
 
 def main() -> None:
@@ -72,7 +74,7 @@ def main() -> None:
                 "demo-mail", MAIL[1], 25, {}, domain="example.com", hostname=MAIL[0],
                 tls_cert=ca.issue(MAIL[0], MAIL[1]),
             )  # fmt: skip
-            backup = factory(
+            factory(
                 "demo-backup", BACKUP[1], mail.port, {"mynetworks": "0.0.0.0/0"},
                 domain="example.com", hostname=BACKUP[0],
             )  # fmt: skip
@@ -82,7 +84,7 @@ def main() -> None:
                     "example.net": EXAMPLE_NET,
                     "6.0.127.in-addr.arpa": REVERSE_LOOPBACK,
                     "215.184.93.in-addr.arpa": REVERSE_PUBLIC,
-                    "0.0.6.2.ip6.arpa": REVERSE_V6,
+                    "6.0.6.2.ip6.arpa": REVERSE_V6,
                 },
                 address=DNS_ADDRESS,
             )

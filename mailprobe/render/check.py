@@ -14,7 +14,7 @@ from rich.table import Table
 from rich.text import Text
 
 from mailprobe.model import Severity
-from mailprobe.render.findings import SEVERITY_STYLE, render_findings
+from mailprobe.render.findings import SEVERITY_STYLE, print_hanging, render_findings
 from mailprobe.render.transcript import render_transcript
 
 if TYPE_CHECKING:
@@ -123,17 +123,16 @@ def _smtp_one(console: Console, check: SmtpCheck, verbose: int) -> None:
     server = check.server.title if check.server else "unknown (no verb profile applied)"
     console.print(Text(f"    server:     {server}"))
     verbs = " ".join(check.advertised) or "(none)"
-    console.print(Text(f"    EHLO:       {verbs}"))
+    print_hanging(console, Text(f"    EHLO:       {verbs}"), 16)
     if check.tls is not None:
         tls = check.tls
         trust = "trusted" if tls.verified else f"NOT trusted ({tls.verify_error})"
         name = "matches" if tls.name_matches else "does NOT match"
-        console.print(
-            Text(
-                f"    STARTTLS:   {tls.version} {tls.cipher}; certificate {trust}, {name} "
-                f"{tls.checked_name}; expires {tls.not_after}"
-            )
+        text = (
+            f"    STARTTLS:   {tls.version} {tls.cipher}; certificate {trust}, {name} "
+            f"{tls.checked_name}; expires {tls.not_after}"
         )
+        print_hanging(console, Text(text), 16)
     elif check.starttls_offered:
         console.print(Text("    STARTTLS:   offered, failed"))
     else:
@@ -144,9 +143,8 @@ def _smtp_one(console: Console, check: SmtpCheck, verbose: int) -> None:
         ("recipient", check.recipient),
     ):
         if result is not None:
-            console.print(
-                Text(f"    {label + ':':<12}{result.command} -> {result.code} {result.text}")
-            )
+            text = f"    {label + ':':<12}{result.command} -> {result.code} {result.text}"
+            print_hanging(console, Text(text), 16)
     if verbose > 0 and check.transcript:
         render_transcript(console, check.transcript, title=f"transcript {check.host}")
 
@@ -157,7 +155,7 @@ def _relay(console: Console, report: CheckReport, verbose: int) -> None:
         line = Text(f"  {relay.target} [{relay.address}]: ")
         line.append(relay.verdict_label, style=style)
         line.append(f" - {relay.reason}")
-        console.print(line)
+        print_hanging(console, line, 4)
 
 
 def _policy(console: Console, report: CheckReport, verbose: int) -> None:
@@ -222,8 +220,8 @@ def _summary(console: Console, report: CheckReport, number: int) -> None:
             head = Text(f"  {index}. ")
             head.append(f"[{finding.severity.value}] ", SEVERITY_STYLE[finding.severity])
             head.append(f"{finding.summary}")
-            console.print(head)
-            console.print(Text(f"     {finding.fix}", style="dim"))
+            print_hanging(console, head, 5)
+            print_hanging(console, Text(f"     {finding.fix}", style="dim"), 5)
     console.print(Text(f"  exit code {summary.exit_code}", style="dim"))
 
 

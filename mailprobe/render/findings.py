@@ -61,3 +61,18 @@ def render_findings(
 
 
 _LABEL_WIDTH = 4
+
+
+def print_hanging(console: Console, line: Text, hang: int) -> None:
+    """Print ``line`` wrapped to the console width, continuation lines indented by ``hang``."""
+    width = max(20, console.width)
+    pieces = line.wrap(console, width, overflow="fold")
+    if len(pieces) <= 1:
+        console.print(line, soft_wrap=True)
+        return
+    for piece in pieces:
+        piece.rstrip()
+    first, rest = pieces[0], Text(" ").join(pieces[1:])
+    console.print(first, soft_wrap=True)
+    for piece in rest.wrap(console, max(10, width - hang), overflow="fold"):
+        console.print(Text(" " * hang) + piece, soft_wrap=True)
