@@ -76,6 +76,10 @@ def _usage_line(exc: Exception) -> str:
     message = format_message() if callable(format_message) else str(exc)
     ctx = getattr(exc, "ctx", None)
     where = getattr(ctx, "command_path", None) or "mailprobe"
+    option = getattr(exc, "option_name", None)
+    if isinstance(option, str) and option.startswith("-") and not option.startswith("--"):
+        # `mailprobe mx -bad-.com`: a name that starts with '-' reads as options.
+        return f"{message}; to pass an argument that starts with '-', put '--' before it"
     return f"{message} (see '{where} --help')"
 
 
