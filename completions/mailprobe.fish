@@ -103,6 +103,7 @@ complete -c mailprobe -n '__fish_seen_subcommand_from check' -l mta-sts-url -r -
 complete -c mailprobe -n '__fish_seen_subcommand_from check' -l ca-file -r -F -d 'Trust this CA (PEM) for STARTTLS and the MTA-STS fetch instead of the '
 complete -c mailprobe -n '__fish_seen_subcommand_from check' -l dkim-selector -r -d 'Check the DKIM key at S._domainkey.DOMAIN; repeatable.'
 complete -c mailprobe -n '__fish_seen_subcommand_from check' -l html -r -F -d 'Also write a self-contained HTML report to FILE.'
+complete -c mailprobe -n '__fish_seen_subcommand_from check' -l dnssec -l no-dnssec -d 'Ask for DNSSEC (DO bit): DANE mismatches count only with authenticated'
 complete -c mailprobe -n '__fish_seen_subcommand_from check' -l allow-private -d 'Accept exchangers on private/loopback addresses (lab or internal set-u'
 complete -c mailprobe -n '__fish_seen_subcommand_from check' -l json -d 'Print one JSON document (schema in docs/json.md).'
 complete -c mailprobe -n '__fish_seen_subcommand_from check' -l timeout -r -d 'Time limit per network step (default 10).'

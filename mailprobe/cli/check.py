@@ -96,6 +96,11 @@ def check(
     html: Path | None = typer.Option(
         None, "--html", metavar="FILE", help="Also write a self-contained HTML report to FILE."
     ),
+    dnssec: bool = typer.Option(
+        True,
+        "--dnssec/--no-dnssec",
+        help="Ask for DNSSEC (DO bit): DANE mismatches count only with authenticated TLSA.",
+    ),
     allow_private: bool = typer.Option(
         False,
         "--allow-private",
@@ -179,9 +184,10 @@ def check(
         "mta_sts_url": mta_sts_url,
         "dkim_selectors": list(selectors),
         "allow_private": allow_private,
+        "dnssec": dnssec,
     }
     batch = [name for _source, name in names]
-    reports = _run(batch, list(server or []), options)
+    reports = _run(batch, list(server or []), options, dnssec)
     if html is not None:
         _write_html(html, reports)
     json_lines = len(reports) > 1
@@ -212,7 +218,9 @@ def _write_html(path: Path, reports: list[CheckReport]) -> None:
         raise UsageError(f"cannot write {path}: {exc.strerror or exc}") from None
 
 
-def _run(domains: list[str], servers: list[str], options: CheckOptions) -> list[CheckReport]:
+def _run(
+    domains: list[str], servers: list[str], options: CheckOptions, dnssec: bool = True
+) -> list[CheckReport]:
     import asyncio
     import contextlib
 
@@ -228,7 +236,7 @@ def _run(domains: list[str], servers: list[str], options: CheckOptions) -> list[
         display = progress_display(console(stderr=True), domains)
 
     async def main(update: Any) -> None:
-        resolver = Resolver.from_settings(cfg, servers)
+        resolver = Resolver.from_settings(cfg, servers, dnssec=dnssec)
         limit = asyncio.Semaphore(_BATCH_CONCURRENCY)
 
         async def one(index: int, domain: str) -> None:
