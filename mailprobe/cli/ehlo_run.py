@@ -22,7 +22,7 @@ from mailprobe.cli.runtime import (
     settings,
     warn_line,
 )
-from mailprobe.cli.smtp_options import read_password, resolve_helo
+from mailprobe.cli.smtp_options import read_password, resolve_helo, resolve_target
 from mailprobe.errors import UsageError
 from mailprobe.model import exit_code_for
 from mailprobe.text import has_control_chars
@@ -205,50 +205,9 @@ def _target(
     host: str | None, mx: str | None, all_exchangers: bool, cfg: Settings
 ) -> tuple[str, bool]:
     """The host (or MX domain) to probe, validated; True when it is an MX domain."""
-    if host is not None and mx is not None:
-        raise UsageError("give either HOST or --mx DOMAIN, not both")
     if all_exchangers and mx is None:
         raise UsageError("--all only applies with --mx DOMAIN")
-    if mx is not None:
-        from mailprobe.dns import parse_domain
-
-        if not mx.strip():
-            raise UsageError("--mx needs a domain name")
-        return parse_domain(mx.strip())[0], True
-    if host is None:
-        host = cfg.host
-        if host is None:
-            raise UsageError(
-                "no server to probe: give one (mailprobe ehlo HOST), use --mx DOMAIN, "
-                "or set host in the config file"
-            )
-    if not host.strip():
-        raise UsageError("the host is empty: give a host name or an address")
-    if has_control_chars(host) or any(ch.isspace() for ch in host.strip()):
-        raise UsageError("the host contains spaces or control characters")
-    return _normalise_host(host.strip()), False
-
-
-def _normalise_host(host: str) -> str:
-    """``[::1]`` and ``::1`` both become ``::1``; names lose a trailing dot and go to A-labels."""
-    import ipaddress
-
-    if host.startswith("[") != host.endswith("]"):
-        raise UsageError(f"{host!r}: unbalanced brackets (write [::1] or ::1)")
-    try:
-        return str(ipaddress.ip_address(host[1:-1] if host.startswith("[") else host))
-    except ValueError:
-        pass
-    if host.startswith("[") or ":" in host:
-        raise UsageError(f"{host!r} is not a valid address (use --port for the port)")
-    name = host.rstrip(".")
-    if not name:
-        raise UsageError("the host is empty: give a host name or an address")
-    if not name.isascii():  # an IDN: A-label as the DNS wants it (IDNA 2008, like mx)
-        from mailprobe.dns import parse_domain
-
-        name = parse_domain(name)[0]
-    return name
+    return resolve_target(host, mx, cfg, "ehlo")
 
 
 def _profile(expect: str | None, expect_verbs: str | None, cfg: Settings) -> VerbProfile | None:

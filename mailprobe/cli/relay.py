@@ -28,7 +28,7 @@ from mailprobe.cli.common import (
     run_async,
     settings,
 )
-from mailprobe.cli.smtp_options import read_password, resolve_helo
+from mailprobe.cli.smtp_options import read_password, resolve_helo, resolve_target
 from mailprobe.errors import UsageError
 from mailprobe.text import has_control_chars
 
@@ -131,7 +131,7 @@ def relay_test(
     cfg = settings()
     from mailprobe.checks.relay import AUTH_MECHANISMS, RelayOptions
 
-    target, use_mx = _target(host, mx, cfg)
+    target, use_mx = resolve_target(host, mx, cfg, "relay-test")
     for value, option in ((domain, "--domain"), (external, "--external"), (to, "--to")):
         if value is not None and has_control_chars(value):
             raise UsageError(f"{option} contains a control character (CR, LF, ...): refused")
@@ -223,47 +223,6 @@ def _ptr_lookup(resolver: Resolver) -> Callable[[str], Awaitable[str | None]]:
         return str(answer.records[0]).rstrip(".")
 
     return lookup
-
-
-def _target(host: str | None, mx: str | None, cfg: Settings) -> tuple[str, bool]:
-    """The host (or MX domain) to test; True when it is an MX domain."""
-    if host is not None and mx is not None:
-        raise UsageError("give either HOST or --mx DOMAIN, not both")
-    if mx is not None:
-        from mailprobe.dns import parse_domain
-
-        if has_control_chars(mx) or not mx.strip():
-            raise UsageError("--mx needs a domain name")
-        return parse_domain(mx.strip())[0], True
-    if host is None:
-        host = cfg.host
-        if host is None:
-            raise UsageError(
-                "no server to test: give one (mailprobe relay-test HOST), use --mx DOMAIN, "
-                "or set host in the config file"
-            )
-    host = host.strip()
-    if not host or has_control_chars(host) or any(ch.isspace() for ch in host):
-        raise UsageError("the host is empty or contains spaces or control characters")
-    return _normalise_host(host), False
-
-
-def _normalise_host(host: str) -> str:
-    import ipaddress
-
-    try:
-        return str(ipaddress.ip_address(host.strip("[]")))
-    except ValueError:
-        pass
-    if host.startswith("[") or ":" in host:
-        raise UsageError(f"{host!r} is not a valid address (use --port for the port)")
-    name = host.rstrip(".")
-    if not name.isascii():
-        try:
-            name = name.encode("idna").decode("ascii")
-        except UnicodeError:
-            raise UsageError(f"{host!r} is not a valid host name") from None
-    return name
 
 
 def _config_sender(cfg: Settings) -> str | None:

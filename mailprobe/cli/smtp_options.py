@@ -95,3 +95,53 @@ def _password_source(
     if not value:
         raise UsageError("empty password")
     return value, "prompt"
+
+
+def resolve_target(
+    host: str | None, mx: str | None, cfg: Settings, command: str
+) -> tuple[str, bool]:
+    """The server (or ``--mx`` domain) an SMTP command talks to, validated; True when it is an
+    MX domain. Without either, the ``host`` of the config file; without that, a usage error
+    that says how to give a target."""
+    if host is not None and mx is not None:
+        raise UsageError("give either HOST or --mx DOMAIN, not both")
+    if mx is not None:
+        from mailprobe.dns import parse_domain
+
+        if has_control_chars(mx) or not mx.strip():
+            raise UsageError("--mx needs a domain name")
+        return parse_domain(mx.strip())[0], True
+    if host is None:
+        host = cfg.host
+        if host is None:
+            raise UsageError(
+                f"no server to {'test' if command == 'relay-test' else 'probe'}: give one "
+                f"(mailprobe {command} HOST), use --mx DOMAIN, or set host in the config file"
+            )
+    if not host.strip():
+        raise UsageError("the host is empty: give a host name or an address")
+    if has_control_chars(host) or any(ch.isspace() for ch in host.strip()):
+        raise UsageError("the host contains spaces or control characters")
+    return normalise_host(host.strip()), False
+
+
+def normalise_host(host: str) -> str:
+    """``[::1]`` and ``::1`` both become ``::1``; names lose a trailing dot and go to A-labels."""
+    import ipaddress
+
+    if host.startswith("[") != host.endswith("]"):
+        raise UsageError(f"{host!r}: unbalanced brackets (write [::1] or ::1)")
+    try:
+        return str(ipaddress.ip_address(host[1:-1] if host.startswith("[") else host))
+    except ValueError:
+        pass
+    if host.startswith("[") or ":" in host:
+        raise UsageError(f"{host!r} is not a valid address (use --port for the port)")
+    name = host.rstrip(".")
+    if not name:
+        raise UsageError("the host is empty: give a host name or an address")
+    if not name.isascii():  # an IDN: A-label as the DNS wants it (IDNA 2008, like mx)
+        from mailprobe.dns import parse_domain
+
+        name = parse_domain(name)[0]
+    return name
