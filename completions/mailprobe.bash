@@ -10,14 +10,14 @@ _mailprobe() {
     done
     case "$prev" in
         --ca-file|--config|--file|--html|--password-file|--transcript|-f) COMPREPLY=( $(compgen -f -- "$cur") ); return 0 ;;
-        --auth-mech|--body|--class|--concurrency|--connections|--dkim-selector|--dns-server|--doh|--domain|--expect|--expect-verbs|--external|--from|--helo|--mta-sts-url|--mx|--password|--password-env|--port|--rcpt|--search|--server|--session-timeout|--smtp-port|--subject|--timeout|--to|--user|-c|-p|-s) return 0 ;;
+        --auth-mech|--body|--class|--concurrency|--connections|--dkim-selector|--dns-server|--doh|--domain|--expect|--expect-verbs|--external|--from|--helo|--mta-sts-url|--mx|--password|--password-env|--port|--rcpt|--search|--server|--session-timeout|--smtp-port|--subject|--timeout|--tls-name|--to|--user|-c|-p|-s) return 0 ;;
     esac
     local words=""
     case "$sub" in
         "") words="--json --timeout --config --no-color -v --verbose --version --help -h ndr mx ehlo relay-test check" ;;
         ndr) words="--file -f --list --class --subject --search --json --timeout --config --no-color -v --verbose --help -h" ;;
         mx) words="-f --file --server -s --tcp --doh --dnssec --connect --smtp-port --concurrency --json --timeout --config --no-color -v --verbose --help -h" ;;
-        ehlo) words="--port -p --tls --mx --all --dns-server --helo --expect --expect-verbs --list-profiles --starttls --no-starttls --insecure --ca-file --user --password-env --password-file --password --auth-mech --from --to --data --subject --body --transcript --session-timeout --json --timeout --config --no-color -v --verbose --help -h" ;;
+        ehlo) words="--port -p --tls --mx --all --dns-server --helo --expect --expect-verbs --list-profiles --starttls --no-starttls --insecure --ca-file --tls-name --user --password-env --password-file --password --auth-mech --from --to --data --subject --body --transcript --session-timeout --json --timeout --config --no-color -v --verbose --help -h" ;;
         relay-test) words="--port -p --mx --domain --external --to --from --helo --connections -c --starttls --send --relay-only --user --password-env --password-file --password --auth-mech --transcript --session-timeout --json --timeout --config --no-color -v --verbose --help -h" ;;
         check) words="-f --file --server -s --smtp-port --helo --expect --rcpt --no-relay --connections --mta-sts-url --ca-file --dkim-selector --html --dnssec --no-dnssec --allow-private --json --timeout --config --no-color -v --verbose --help -h" ;;
     esac

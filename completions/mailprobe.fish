@@ -49,6 +49,7 @@ complete -c mailprobe -n '__fish_seen_subcommand_from ehlo' -l list-profiles -d 
 complete -c mailprobe -n '__fish_seen_subcommand_from ehlo' -l starttls -l no-starttls -d 'Upgrade with STARTTLS (default: when advertised); --starttls requires '
 complete -c mailprobe -n '__fish_seen_subcommand_from ehlo' -l insecure -d 'Go on past a certificate that fails verification (reported).'
 complete -c mailprobe -n '__fish_seen_subcommand_from ehlo' -l ca-file -r -F -d 'Trust these CA certificates, not the systems.'
+complete -c mailprobe -n '__fish_seen_subcommand_from ehlo' -l tls-name -r -d 'Check the certificate against NAME (default: the host; useful with an '
 complete -c mailprobe -n '__fish_seen_subcommand_from ehlo' -l user -r -d 'Log in with AUTH.'
 complete -c mailprobe -n '__fish_seen_subcommand_from ehlo' -l password-env -r -d 'Read the AUTH password from variable VAR.'
 complete -c mailprobe -n '__fish_seen_subcommand_from ehlo' -l password-file -r -F -d 'Read the AUTH password from a file.'

@@ -415,7 +415,21 @@ def tls_findings(
                 subject,
             )
         )
-    if tls.name_matches is False:
+    if tls.name_matches is False and _is_address(tls.checked_name):
+        # Probed by address (like `telnet 192.0.2.25 25`): certificates name hosts, so a
+        # mismatch says nothing about the server. Say what it names instead.
+        names = ", ".join(tls.sans[:8]) or tls.subject or "no names"
+        findings.append(
+            Finding(
+                Severity.INFO,
+                "tls.name-not-checked",
+                f"probed by address {tls.checked_name}; the certificate names {names}",
+                "Probe the host name senders use (the MX name) to check that the certificate "
+                "matches it.",
+                subject,
+            )
+        )
+    elif tls.name_matches is False:
         names = ", ".join(tls.sans[:8]) or tls.subject or "no names"
         findings.append(
             Finding(
@@ -540,6 +554,8 @@ class EhloRequest:
     starttls: bool | None = None
     insecure: bool = False
     ca_file: str | None = None
+    #: The name the certificate must carry; None = the host (or MX name) probed.
+    tls_name: str | None = None
     profile: VerbProfile | None = None
     user: str | None = None
     password: str | None = dataclasses.field(default=None, repr=False)
@@ -641,6 +657,16 @@ class EhloResults:
         """Failures of the lookup and of every probe."""
         own = (self.failure,) if self.failure else ()
         return own + tuple(p.failure for p in self.probes if p.failure is not None)
+
+
+def _is_address(name: str | None) -> bool:
+    import ipaddress
+
+    try:
+        ipaddress.ip_address((name or "").strip("[]"))
+    except ValueError:
+        return False
+    return True
 
 
 def default_helo_name(configured: str | None = None) -> str:
@@ -769,6 +795,7 @@ class _Probe:
             implicit_tls=r.implicit_tls,
             tls_verify=verify,
             ca_file=r.ca_file,
+            tls_server_name=r.tls_name,
             redactor=self.redact,
         )
         now = time.monotonic()

@@ -22,7 +22,7 @@ from mailprobe.cli.runtime import (
     settings,
     warn_line,
 )
-from mailprobe.cli.smtp_options import read_password, resolve_helo, resolve_target
+from mailprobe.cli.smtp_options import normalise_host, read_password, resolve_helo, resolve_target
 from mailprobe.errors import UsageError
 from mailprobe.model import exit_code_for
 from mailprobe.text import has_control_chars
@@ -49,6 +49,7 @@ class EhloArgs:
     starttls: bool | None = None
     insecure: bool = False
     ca_file: Path | None = None
+    tls_name: str | None = None
     user: str | None = None
     password_env: str | None = None
     password_file: Path | None = None
@@ -110,6 +111,7 @@ def run_ehlo_command(a: EhloArgs) -> int:
         starttls=a.starttls,
         insecure=a.insecure,
         ca_file=str(a.ca_file) if a.ca_file else None,
+        tls_name=_tls_name(a.tls_name),
         profile=profile,
         user=a.user,
         password=secret,
@@ -135,6 +137,7 @@ def run_ehlo_command(a: EhloArgs) -> int:
         "starttls": a.starttls,
         "insecure": a.insecure,
         "ca_file": request.ca_file,
+        "tls_name": request.tls_name,
         "user": a.user,
         "password_source": password_source,
         "auth_mech": request.auth_mechanism,
@@ -199,6 +202,15 @@ def _list_profiles() -> int:
         0,
         lambda con: render_profiles(con, profiles),
     )
+
+
+def _tls_name(value: str | None) -> str | None:
+    """``--tls-name``: the host name the certificate must carry (when probing by address)."""
+    if value is None:
+        return None
+    if has_control_chars(value) or not value.strip() or " " in value.strip():
+        raise UsageError("--tls-name must be a host name")
+    return normalise_host(value.strip())
 
 
 def _target(
@@ -274,6 +286,7 @@ _VALUES = {
     "--expect": "expect",
     "--expect-verbs": "expect_verbs",
     "--ca-file": "ca_file",
+    "--tls-name": "tls_name",
     "--from": "sender",
     "--to": "recipients",
     "--subject": "subject",

@@ -232,14 +232,32 @@ def test_name_mismatch_is_a_finding(
     capsys: pytest.CaptureFixture[str], starttls_wrong_name_peer: SmtpPeer, test_ca: TestCA
 ) -> None:
     code, doc = run_json(
-        capsys, "ehlo", *target(starttls_wrong_name_peer), "--ca-file", str(test_ca.ca_pem)
-    )
+        capsys, "ehlo", *target(starttls_wrong_name_peer), "--ca-file", str(test_ca.ca_pem),
+        "--tls-name", "mail.test.example",
+    )  # fmt: skip
     probe = probe_of(doc)
     assert code == 1
+    assert doc["inputs"]["tls_name"] == "mail.test.example"
     assert probe["tls"]["verified"] is True
+    assert probe["tls"]["checked_name"] == "mail.test.example"
     assert probe["tls"]["name_matches"] is False
     assert codes(probe)["tls.name-mismatch"] == "warn"
     assert "wrong-name.test.example" in probe["tls"]["sans"]
+
+
+def test_probed_by_address_the_name_is_reported_not_judged(
+    capsys: pytest.CaptureFixture[str], starttls_wrong_name_peer: SmtpPeer, test_ca: TestCA
+) -> None:
+    """Like `telnet 192.0.2.25 25`: certificates name hosts, so an address cannot match."""
+    code, doc = run_json(
+        capsys, "ehlo", *target(starttls_wrong_name_peer), "--ca-file", str(test_ca.ca_pem)
+    )
+    probe = probe_of(doc)
+    assert probe["tls"]["name_matches"] is False
+    found = codes(probe)
+    assert found["tls.name-not-checked"] == "info"
+    assert "tls.name-mismatch" not in found
+    assert code == 0
 
 
 def test_no_starttls_option(capsys: pytest.CaptureFixture[str], starttls_peer: SmtpPeer) -> None:
