@@ -50,6 +50,12 @@ def relay_test(
     mx: str | None = typer.Option(
         None, "--mx", metavar="DOMAIN", help="Test every address of every exchanger of DOMAIN."
     ),
+    dns_server: str | None = typer.Option(
+        None,
+        "--dns-server",
+        metavar="ADDR[:PORT]",
+        help="DNS server for --mx and PTR lookups (default: config, else the system resolver).",
+    ),
     domain: str | None = typer.Option(
         None,
         "--domain",
@@ -132,6 +138,11 @@ def relay_test(
     from mailprobe.checks.relay import AUTH_MECHANISMS, RelayOptions
 
     target, use_mx = resolve_target(host, mx, cfg, "relay-test")
+    servers = (dns_server,) if dns_server is not None else ()
+    if dns_server is not None:
+        from mailprobe.dns import parse_server
+
+        parse_server(dns_server)  # a UsageError names the problem
     for value, option in ((domain, "--domain"), (external, "--external"), (to, "--to")):
         if value is not None and has_control_chars(value):
             raise UsageError(f"{option} contains a control character (CR, LF, ...): refused")
@@ -165,6 +176,7 @@ def relay_test(
     inputs: dict[str, Any] = {
         "host": None if use_mx else target,
         "mx": target if use_mx else None,
+        "dns_server": dns_server,
         "port": options.port,
         "domain": options.domain,
         "external": options.external,
@@ -181,7 +193,7 @@ def relay_test(
         "timeout": options.timeout,
         "session_timeout": options.session_timeout,
     }
-    run: RelayRun = run_async(_run(target, use_mx, options, cfg))
+    run: RelayRun = run_async(_run(target, use_mx, options, cfg, servers))
     if transcript is not None:
         _write_transcript(transcript, run)
     code = run.exit_code()
@@ -199,11 +211,13 @@ def relay_test(
     )
 
 
-async def _run(target: str, use_mx: bool, options: RelayOptions, cfg: Settings) -> RelayRun:
+async def _run(
+    target: str, use_mx: bool, options: RelayOptions, cfg: Settings, servers: tuple[str, ...] = ()
+) -> RelayRun:
     from mailprobe.checks.relay import check_relay, check_relay_mx, combine_reports
     from mailprobe.dns import Resolver
 
-    async with Resolver.from_settings(cfg) as resolver:
+    async with Resolver.from_settings(cfg, servers) as resolver:
         options = dataclasses.replace(options, ptr_lookup=_ptr_lookup(resolver))
         if use_mx:
             return await check_relay_mx(target, options, resolver)

@@ -543,15 +543,18 @@ def test_mx_tests_every_exchanger(
     assert doc["inputs"]["mx"] == "relay.test"
 
 
-def test_mx_null_exits_3(
-    dns_server: Any, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_mx_null_exits_3(dns_server: Any, capsys: pytest.CaptureFixture[str]) -> None:
     dns = dns_server({"nomail.test": "@ MX 0 .\n"}, address="127.0.3.53")
-    monkeypatch.setenv("MAILPROBE_DNS_SERVER", dns.spec)
-    code = main(["relay-test", "--mx", "nomail.test"])
+    code = main(["relay-test", "--mx", "nomail.test", "--dns-server", dns.spec])
     err = capsys.readouterr().err
     assert code == 3
     assert "null MX" in err
+    assert [q for q in dns.queries if "nomail.test" in str(q)]  # asked the server we named
+
+
+def test_bad_dns_server_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["relay-test", "--mx", "example.org", "--dns-server", "not-an-ip"]) == 2
+    assert "not-an-ip" in capsys.readouterr().err
 
 
 def test_ipv6_address_literal(smtp_peer_factory: Any, capsys: pytest.CaptureFixture[str]) -> None:
