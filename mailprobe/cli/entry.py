@@ -34,7 +34,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:
         typer = sys.modules.get("typer")
         if typer is not None and isinstance(exc, typer.TyperException):
-            error_line(_usage_line(exc))  # usage errors of the command line
+            # Usage errors of the command line; a bare `mailprobe` has already shown the help.
+            if str(exc).strip():
+                error_line(_usage_line(exc))
             return _exit(ExitCode.USAGE, argv)
         if typer is not None and isinstance(exc, typer.Abort):
             error_line("aborted")

@@ -161,3 +161,12 @@ def test_only_cli_imports_typer_and_only_render_imports_rich() -> None:
             assert relative.startswith("cli/"), f"{relative} imports typer/click"
         if "rich" in imported:
             assert relative.startswith("render/"), f"{relative} imports rich"
+
+
+def test_bare_command_shows_help_without_an_empty_error(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert main([]) == 2
+    captured = capsys.readouterr()
+    assert "Usage: mailprobe" in captured.out + captured.err
+    assert "mailprobe: error:" not in captured.err
