@@ -631,7 +631,10 @@ def test_starttls_sessions_and_authenticated_relay_over_tls(
     assert code == 0
     text = transcript.read_text()
     assert text.count("C: STARTTLS") >= 2
-    assert AUTH_PASSWORD not in text
+    assert "AUTH PLAIN ********" in text
+    for output in (text, json.dumps(doc)):
+        for secret in _secret_forms(AUTH_USER, AUTH_PASSWORD):
+            assert secret not in output
 
 
 def test_own_domain_from_ptr_when_the_greeting_has_no_name(
@@ -688,3 +691,14 @@ def test_battery_past_the_session_timeout_is_inconclusive(
     assert "did not finish within 1 s" in report["reason"]
     outcomes = {v["outcome"] for v in report["variants"]}
     assert "rejected" in outcomes and "not-tested" in outcomes
+
+
+def _secret_forms(user: str, password: str) -> list[str]:
+    """The password as typed and in every base64 form AUTH LOGIN/PLAIN would send it."""
+    import base64
+
+    forms = [password]
+    for raw in (password, f"\0{user}\0{password}"):
+        encoded = base64.b64encode(raw.encode()).decode()
+        forms += [encoded, encoded.rstrip("=")]
+    return forms
