@@ -96,7 +96,7 @@ complete -c mailprobe -n '__fish_seen_subcommand_from relay-test' -l help -s h -
 complete -c mailprobe -n '__fish_seen_subcommand_from check' -s f -l file -r -F -d 'Read domains from FILE (- for stdin), one per line; # starts a comment'
 complete -c mailprobe -n '__fish_seen_subcommand_from check' -l server -s s -r -d 'DNS server to ask (IPv6 as (::1):53); repeat for fallbacks.'
 complete -c mailprobe -n '__fish_seen_subcommand_from check' -l smtp-port -r -d 'SMTP port of the exchangers.'
-complete -c mailprobe -n '__fish_seen_subcommand_from check' -l helo -r -d 'Name sent with EHLO (default: the local FQDN).'
+complete -c mailprobe -n '__fish_seen_subcommand_from check' -l helo -r -d 'Name sent with EHLO (default: config, local FQDN).'
 complete -c mailprobe -n '__fish_seen_subcommand_from check' -l expect -r -d 'Verb profile of the exchangers (default: guessed from the banner).'
 complete -c mailprobe -n '__fish_seen_subcommand_from check' -l rcpt -r -d 'A recipient in the domain that must be accepted at RCPT (never DATA).'
 complete -c mailprobe -n '__fish_seen_subcommand_from check' -l no-relay -d 'Skip the relay battery.'

@@ -106,7 +106,7 @@ def main() -> None:
             ]  # fmt: skip
             env = {**os.environ, "COLUMNS": "100", "NO_COLOR": "1"}
             for args in runs:
-                shown = " ".join(_shown(a, server, ca_file) for a in args)
+                shown = " ".join(_shown(a, ca_file) for a in args)
                 done = subprocess.run(
                     [sys.executable, "-m", "mailprobe", *args],
                     capture_output=True, text=True, timeout=300, env=env, cwd=ROOT, check=False,
@@ -127,8 +127,10 @@ def main() -> None:
                 dns.stop()
 
 
-def _shown(arg: str, server: str, ca_file: str) -> str:
-    """Stable placeholders for the run-specific values (ports, temporary paths)."""
+def _shown(arg: str, ca_file: str) -> str:
+    """The command line as shown: the temporary CA path becomes ``test-ca.pem``, and arguments
+    with spaces are quoted. (The DNS server's port is random and shown as it is, in the
+    command line and in the output alike.)"""
     if arg == ca_file:
         return "test-ca.pem"
     return arg if " " not in arg else f'"{arg}"'

@@ -51,7 +51,7 @@ def check(
         25, "--smtp-port", min=1, max=65535, metavar="PORT", help="SMTP port of the exchangers."
     ),
     helo: str | None = typer.Option(
-        None, "--helo", metavar="NAME", help="Name sent with EHLO (default: the local FQDN)."
+        None, "--helo", metavar="NAME", help="Name sent with EHLO (default: config, local FQDN)."
     ),
     expect: str | None = typer.Option(
         None,

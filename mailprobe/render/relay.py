@@ -103,7 +103,8 @@ def render_report(console: Console, report: RelayReport, *, verbose: int = 0) ->
     line.append(f" ({report.reason})")
     console.print(line)
     counts = Text(
-        f"  {report.connections_opened} sessions, {report.reconnects} ended early by the server, "
+        f"  {_count(report.connections_opened, 'session')}, "
+        f"{report.reconnects} ended early by the server, "
         f"{report.seconds:.2f} s",
         style="dim",
     )
@@ -144,6 +145,10 @@ def _print_variants(console: Console, results: Sequence[VariantResult], title: s
         second.append(OUTCOME_TEXT[result.outcome], style=_OUTCOME_STYLE[result.outcome])
         second.append(f"  {_reply_text(decisive)}" if decisive else f"  {result.note}")
         console.print(second, overflow="ellipsis", no_wrap=True, crop=True)
+
+
+def _count(number: int, noun: str) -> str:
+    return f"{number} {noun}" if number == 1 else f"{number} {noun}s"
 
 
 def _name(result: VariantResult) -> str:
