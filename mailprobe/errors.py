@@ -122,6 +122,8 @@ def translate(
                 return fail(PeerUnreachable, _describe_os_error(cause))
             return fail(PeerUnreachable, _clean(str(exc)))
         if isinstance(exc, aiosmtplib.SMTPResponseException):
+            if exc.code < 0:  # aiosmtplib could not read a reply at all (code -1)
+                return fail(ProtocolFailure, _not_smtp(_clean(exc.message)))
             return fail(ProtocolFailure, f"{exc.code} {_clean(exc.message)}")
         if isinstance(exc, aiosmtplib.SMTPException):
             return fail(ProtocolFailure, _clean(str(exc)))
@@ -167,6 +169,15 @@ def translate(
     if isinstance(exc, OSError):
         return fail(PeerUnreachable, _describe_os_error(exc))
     return fail(ProtocolFailure, _clean(str(exc)) or type(exc).__name__)
+
+
+def _not_smtp(detail: str) -> str:
+    """aiosmtplib's complaint about an unreadable reply, worded as a diagnosis."""
+    if detail.lower().startswith("response too long"):
+        return "the server sent an overlong line (more than 8 kB): this is not SMTP"
+    if detail.endswith(":"):  # the offending line was all control/binary bytes
+        return f"the server's answer is not SMTP (binary or unreadable data: {detail})"
+    return f"the server's answer is not SMTP ({detail})"
 
 
 def _timeout_text(timeout: float | None) -> str:

@@ -985,7 +985,10 @@ async def _relay(host: str, address: str, domain: str, opts: CheckOptions) -> Re
         session_timeout=opts.session_timeout,
         ca_file=opts.ca_file,
     )
-    return await check_relay(host, options)
+    report = await check_relay(host, options)
+    # "relay EHLO", like "smtp EHLO": which part of the check the failed step belongs to
+    failures = tuple(dataclasses.replace(f, step=f"relay {f.step}") for f in report.failures)
+    return dataclasses.replace(report, failures=failures)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -703,7 +703,7 @@ async def probe_banner(address: str, port: int, timeout: float) -> BannerProbe:
     started = time.monotonic()
     try:
         async with asyncio.timeout(timeout):
-            reader, writer = await asyncio.open_connection(address, port)
+            reader, writer = await asyncio.open_connection(address, port, limit=_BANNER_LIMIT)
     except TimeoutError:
         return BannerProbe(port, "timeout", message=f"no TCP connection within {timeout:g} s")
     except ConnectionRefusedError:
@@ -717,14 +717,20 @@ async def probe_banner(address: str, port: int, timeout: float) -> BannerProbe:
     try:
         async with asyncio.timeout(timeout):
             while len(lines) < _BANNER_LINES and size < _BANNER_LIMIT:
-                raw = await reader.readline()
+                try:
+                    raw = await reader.readuntil(b"\n")
+                except asyncio.IncompleteReadError as exc:
+                    raw, outcome = exc.partial, "closed"  # closed, maybe mid-line
+                except asyncio.LimitOverrunError:
+                    # a line longer than the limit (garbage): keep its start, read no further
+                    raw, outcome = await reader.read(_BANNER_LIMIT), "overlong"
                 if not raw:
                     outcome = "closed"
                     break
                 size += len(raw)
                 line = raw.decode("utf-8", "replace").rstrip("\r\n")
                 lines.append(line)
-                if not (len(line) >= 4 and line[:3].isdigit() and line[3] == "-"):
+                if outcome or not (len(line) >= 4 and line[:3].isdigit() and line[3] == "-"):
                     break
     except TimeoutError:
         outcome = "timeout"

@@ -754,12 +754,12 @@ class _Battery:
                 except ProbeError as exc:
                     self.queue.appendleft(item)
                     failures_in_a_row += 1
-                    self.last_drop = exc.failure.message
+                    self.last_drop = _why(exc.failure)
                     if failures_in_a_row >= self.options.max_attempts:
                         # This worker gives up; the battery stops only when none is left.
                         self.active -= 1
                         if self.active == 0:
-                            self.stop(f"could not open a new session: {exc.failure.message}")
+                            self.stop(f"could not open a new session: {_why(exc.failure)}")
                         return
                     await asyncio.sleep(self.options.retry_delay)
                     continue
@@ -769,7 +769,7 @@ class _Battery:
                 await self.run_item(conn, item)
             except (_Dropped, ProbeError) as exc:
                 said_421 = isinstance(exc, _Dropped) and exc.said_421
-                why = exc.why if isinstance(exc, _Dropped) else exc.failure.message
+                why = exc.why if isinstance(exc, _Dropped) else _why(exc.failure)
                 conn.session.close()
                 if isinstance(exc, _Dropped) and exc.before_item:
                     self.queue.appendleft(item)
@@ -812,7 +812,7 @@ class _Battery:
             try:
                 rset = await session.rset()
             except ProbeError as exc:
-                raise _Dropped(exc.failure.message, said_421=False, before_item=True) from None
+                raise _Dropped(_why(exc.failure), said_421=False, before_item=True) from None
             if rset.code == 421:
                 raise _Dropped(f"421 to RSET: {rset.text}", said_421=True, before_item=True)
             conn.dirty = False
@@ -871,7 +871,7 @@ class _Battery:
             conn.items.append("authenticated relay check")
         except ProbeError as exc:
             self.authenticated = base(
-                mechanism=None, tls=False, outcome="error", note=exc.failure.message
+                mechanism=None, tls=False, outcome="error", note=_why(exc.failure)
             )
             return
         session = conn.session
@@ -908,7 +908,7 @@ class _Battery:
                 await session.rset()
         except ProbeError as exc:
             self.authenticated = base(
-                mechanism=None, tls=tls, outcome="error", note=exc.failure.message
+                mechanism=None, tls=tls, outcome="error", note=_why(exc.failure)
             )
         finally:
             await self.finish(conn)
@@ -922,7 +922,7 @@ class _Battery:
             conn = await self.connect(label="send session")
             conn.items.append(f"--send via {variant.name}")
         except ProbeError as exc:
-            return base(outcome="error", note=exc.failure.message)
+            return base(outcome="error", note=_why(exc.failure))
         session = conn.session
         try:
             mail = await session.mail(variant.mail_from)
@@ -935,7 +935,7 @@ class _Battery:
             outcome: SendOutcome = "accepted" if data.category == "accepted" else "rejected-at-data"
             return base(outcome=outcome, mail_reply=mail, rcpt_reply=rcpt, data_reply=data)
         except ProbeError as exc:
-            return base(outcome="error", note=exc.failure.message)
+            return base(outcome="error", note=_why(exc.failure))
         finally:
             await self.finish(conn)
 
@@ -955,6 +955,11 @@ _AUTH_OUTCOMES: dict[str, AuthOutcome] = {
     "error": "error",
     "not-tested": "undecided",
 }
+
+
+def _why(failure: Failure) -> str:
+    """A failure as a short reason that names its step: ``RCPT failed: timed out after 1 s``."""
+    return f"{failure.step} failed: {failure.message}"
 
 
 def _check_421(reply: Reply, step: str) -> None:
@@ -1587,7 +1592,7 @@ def _transcripts(battery: _Battery) -> tuple[ConnectionTranscript, ...]:
 def _unreachable(
     host: str, opts: RelayOptions, failure: Failure, battery: _Battery, started: float
 ) -> RelayReport:
-    reason = f"the server could not be reached: {failure.message}"
+    reason = f"the server could not be reached: {_why(failure)}"
     return RelayReport(
         target=host,
         address=battery.address or opts.address,

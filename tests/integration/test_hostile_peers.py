@@ -1,0 +1,525 @@
+"""Hostile SMTP peers against `relay-test`, `check` and `mx --connect`.
+
+The project standard: a silent tarpit, garbage bytes, a 100 kB line, a connection dropped in the
+middle of a reply, a 421/554 greeting or a server that goes silent half-way must not hang or
+crash the tool. Every run must end through its own timeouts (no test measures wall time), exit
+with the documented code, name the failed step in one stderr line per failure, print no
+traceback, and print a valid JSON envelope with ``--json``. pytest turns warnings into errors,
+so a leaked socket (ResourceWarning) fails the test too.
+
+Everything listens on 127.0.8.x: the peers on 127.0.8.10 (free ports), the DNS server on
+127.0.8.53, whose zone ``hostile.test`` has one exchanger ``mx.hostile.test`` -> 127.0.8.10
+(with a matching PTR). `ehlo` has the same tests in test_cli_ehlo_errors.py.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from mailprobe.cli.app import main
+from tests.support.dnsserver import DnsServerHandle
+from tests.support.peers import (
+    PeerConnection,
+    PeerFactory,
+    PeerServer,
+    drop_mid_reply_handler,
+    garbage_handler,
+    tarpit_handler,
+)
+
+PEER_ADDRESS = "127.0.8.10"
+DNS_ADDRESS = "127.0.8.53"
+DOMAIN = "hostile.test"
+MX_HOST = f"mx.{DOMAIN}"
+HELO = "probe.mailprobe.test"
+#: Commands a mid-battery peer answers on each connection before it goes silent: EHLO, then
+#: MAIL/RCPT/RSET of the first variant and MAIL of the second (relay-test), or EHLO and
+#: MAIL FROM:<> and nothing to RCPT TO:<postmaster> (check's SMTP step: 2 answers).
+SILENT_AFTER_RELAY = 5
+SILENT_AFTER_CHECK = 2
+
+
+# -- peers --------------------------------------------------------------------------------------
+
+
+def silent_after_handler(
+    answered: int, per_connection: bool = True
+) -> Callable[[PeerConnection], Any]:
+    """A Postfix-like peer (RCPT refused with 554) that answers ``answered`` commands, then reads
+    on without ever replying until the client leaves. ``per_connection``: every connection
+    answers its first ``answered`` commands; else the count is across connections, and once it
+    is used up the server is silent for good (new connections get no banner either)."""
+    total = 0
+
+    async def handler(conn: PeerConnection) -> None:
+        nonlocal total
+        if not per_connection and total >= answered:
+            await conn.hold()
+            return
+        await conn.send_lines([f"220 {MX_HOST} ESMTP"])
+        count = 0
+        while (line := await conn.readline()) is not None:
+            count += 1
+            total += 1  # one event loop serves every connection of the peer: no lock needed
+            if (count if per_connection else total) > answered:
+                await conn.hold()
+                return
+            verb = line.split(" ", 1)[0].upper()
+            if verb == "EHLO":
+                await conn.send_lines([f"250-{MX_HOST}", "250-PIPELINING", "250 8BITMIME"])
+            elif verb == "RCPT":
+                await conn.send_lines(["554 5.7.1 Relay access denied"])
+            elif verb == "QUIT":
+                await conn.send_lines(["221 2.0.0 Bye"])
+                return
+            else:
+                await conn.send_lines(["250 2.0.0 Ok"])
+
+    return handler
+
+
+def garbage_reply_handler(verb: str, kind: str) -> Callable[[PeerConnection], Any]:
+    """A normal greeting, then garbage as the reply to ``verb``: ``long-line`` (100 kB without
+    newline, then silence) or ``no-code`` (a text line without a reply code; the peer goes on)."""
+
+    async def handler(conn: PeerConnection) -> None:
+        await conn.send_lines([f"220 {MX_HOST} ESMTP"])
+        while (line := await conn.readline()) is not None:
+            word = line.split(" ", 1)[0].upper()
+            if word == verb and kind == "long-line":
+                await conn.send(b"250-" + b"A" * 100 * 1024)
+                await conn.hold()
+                return
+            if word == verb:
+                await conn.send_lines(["what do you mean?"])
+            elif word == "EHLO":
+                await conn.send_lines([f"250-{MX_HOST}", "250 PIPELINING"])
+            elif word == "RCPT":
+                await conn.send_lines(["554 5.7.1 Relay access denied"])
+            elif word == "QUIT":
+                await conn.send_lines(["221 2.0.0 Bye"])
+                return
+            else:
+                await conn.send_lines(["250 2.0.0 Ok"])
+
+    return handler
+
+
+async def _refusing_554(conn: PeerConnection) -> None:
+    await conn.send_lines([f"554 5.7.1 {MX_HOST} No SMTP service here"])
+    while (line := await conn.readline()) is not None:
+        if line.upper().startswith("QUIT"):
+            await conn.send_lines(["221 2.0.0 Bye"])
+            return
+        await conn.send_lines(["503 5.5.1 Error: no SMTP service"])
+
+
+async def _refusing_421(conn: PeerConnection) -> None:
+    await conn.send_lines([f"421 4.3.2 {MX_HOST} Service not available, closing channel"])
+
+
+HANDLERS: dict[str, Callable[[int], Callable[[PeerConnection], Any]]] = {
+    "tarpit": lambda _n: tarpit_handler(),
+    "binary": lambda _n: garbage_handler("binary"),
+    "no-code": lambda _n: garbage_handler("no-code"),
+    "long-line": lambda _n: garbage_handler("long-line"),
+    "banner-421": lambda _n: _refusing_421,
+    "banner-554": lambda _n: _refusing_554,
+    "drop-mid-ehlo": lambda _n: drop_mid_reply_handler(MX_HOST),
+    "silent-mid-battery": silent_after_handler,
+    "silent-for-good": lambda n: silent_after_handler(n, per_connection=False),
+}
+#: Peers that never give a usable greeting: the step that fails is the banner.
+BANNER_KINDS = ("tarpit", "binary", "no-code", "long-line", "banner-421", "banner-554")
+KINDS = tuple(HANDLERS)
+
+
+def start_peer(
+    peer_factory: PeerFactory, kind: str, answered: int = SILENT_AFTER_RELAY
+) -> PeerServer:
+    return peer_factory.raw(HANDLERS[kind](answered), PEER_ADDRESS, name=f"hostile-{kind}")
+
+
+# -- running the CLI ----------------------------------------------------------------------------
+
+
+@pytest.fixture(autouse=True)
+def _clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    for name in (
+        "MAILPROBE_CONFIG",
+        "MAILPROBE_HOST",
+        "MAILPROBE_SENDER",
+        "MAILPROBE_RECIPIENT",
+        "MAILPROBE_EXPECT",
+        "MAILPROBE_HELO",
+        "MAILPROBE_TIMEOUT",
+        "MAILPROBE_PORT",
+        "MAILPROBE_DNS_SERVER",
+        "MAILPROBE_SESSION_TIMEOUT",
+    ):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg"))
+    monkeypatch.setenv("COLUMNS", "200")
+
+
+@pytest.fixture
+def dns(dns_server: Callable[..., DnsServerHandle]) -> DnsServerHandle:
+    zone = f"@ MX 10 {MX_HOST}.\nmx A {PEER_ADDRESS}\n"
+    reverse = f"10 PTR {MX_HOST}.\n"
+    return dns_server({DOMAIN: zone, "8.0.127.in-addr.arpa": reverse}, address=DNS_ADDRESS)
+
+
+def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    code = main(list(args))
+    out, err = capsys.readouterr()
+    assert "Traceback" not in out + err
+    assert "internal error" not in err
+    return code, out, err
+
+
+def error_lines(err: str) -> list[str]:
+    return [line for line in err.splitlines() if line.startswith("mailprobe: error:")]
+
+
+def relay_args(
+    peer: PeerServer, dns: DnsServerHandle, *extra: str, session_timeout: str = "4"
+) -> list[str]:
+    return [
+        "relay-test",
+        peer.address,
+        "--port",
+        str(peer.port),
+        "--domain",
+        DOMAIN,
+        "--dns-server",
+        dns.spec,
+        "--helo",
+        HELO,
+        "--timeout",
+        "1",
+        "--session-timeout",
+        session_timeout,
+        *extra,
+    ]
+
+
+def check_args(peer: PeerServer, dns: DnsServerHandle, *extra: str) -> list[str]:
+    return [
+        "check",
+        DOMAIN,
+        "--server",
+        dns.spec,
+        "--smtp-port",
+        str(peer.port),
+        "--allow-private",
+        "--helo",
+        HELO,
+        "--timeout",
+        "1",
+        *extra,
+    ]
+
+
+def mx_args(peer: PeerServer, dns: DnsServerHandle, *extra: str) -> list[str]:
+    return [
+        "mx",
+        DOMAIN,
+        "--server",
+        dns.spec,
+        "--connect",
+        "--smtp-port",
+        str(peer.port),
+        "--timeout",
+        "1",
+        *extra,
+    ]
+
+
+# -- relay-test -----------------------------------------------------------------------------------
+
+RELAY_STEP = dict.fromkeys(BANNER_KINDS, "banner") | {"drop-mid-ehlo": "EHLO"}
+#: What the one error line says, beside the step.
+REASON = {
+    "tarpit": "timed out after 1 s",
+    "binary": "not SMTP",
+    "no-code": "not SMTP",
+    "long-line": "not SMTP",
+    "banner-421": "421 4.3.2",
+    "banner-554": "554 5.7.1",
+    "drop-mid-ehlo": "disconnected",
+}
+
+
+@pytest.mark.parametrize("kind", sorted(RELAY_STEP))
+def test_relay_unreachable_peer(
+    capsys: pytest.CaptureFixture[str], peer_factory: PeerFactory, dns: DnsServerHandle, kind: str
+) -> None:
+    peer = start_peer(peer_factory, kind)
+    step = RELAY_STEP[kind]
+
+    code, out, err = run(capsys, *relay_args(peer, dns))
+    assert code == 3, (out, err)
+    (line,) = error_lines(err)
+    assert line.startswith(f"mailprobe: error: {step} failed {peer.address}:{peer.port}: ")
+    assert REASON[kind] in line
+    assert len(line) < 400  # one readable line, not the 100 kB one
+    assert "could not be reached" in " ".join(out.split())
+
+    code, out, err = run(capsys, *relay_args(peer, dns, "--json"))
+    assert code == 3
+    assert err == ""
+    document = json.loads(out)
+    assert document["exit_code"] == 3 and document["status"] == "incomplete"
+    (error,) = document["errors"]
+    assert error["step"] == step
+    assert error["host"] == peer.address and error["port"] == peer.port
+    (report,) = document["results"]["reports"]
+    assert report["variants"] == []
+    assert report["failures"][0]["step"] == step
+    peer.wait_idle()
+    assert not peer.transcript.saw_data()
+
+
+def test_relay_peer_silent_mid_battery_every_session(
+    capsys: pytest.CaptureFixture[str],
+    peer_factory: PeerFactory,
+    dns: DnsServerHandle,
+    tmp_path: Path,
+) -> None:
+    # Every session answers EHLO and the first variant, then stops answering: the command in
+    # flight times out (--timeout), its variant is retried on a new session, and the battery
+    # learns to use one session per refusal, so it still finishes. The session timeout is
+    # generous here so that only the per-step timeouts decide.
+    peer = start_peer(peer_factory, "silent-mid-battery", answered=SILENT_AFTER_RELAY)
+    transcript = tmp_path / "relay.txt"
+    args = relay_args(peer, dns, "--json", "--transcript", str(transcript), session_timeout="30")
+    code, out, err = run(capsys, *args)
+    assert err == ""
+    document = json.loads(out)
+    (report,) = document["results"]["reports"]
+    assert report["verdict"] == "closed", report["reason"]
+    assert code == 0 and document["errors"] == []
+    assert {v["outcome"] for v in report["variants"]} == {"rejected"}
+    assert report["reconnects"] >= 1
+    assert any(f["code"] == "relay.reconnects" for f in report["findings"])
+    # the transcript says which step of the lost session timed out
+    assert "session lost (RCPT failed: timed out after 1 s)" in transcript.read_text()
+    peer.wait_idle()
+    assert not peer.transcript.saw_data()
+
+
+def test_relay_peer_silent_for_good_mid_battery(
+    capsys: pytest.CaptureFixture[str], peer_factory: PeerFactory, dns: DnsServerHandle
+) -> None:
+    # The server answers a dozen commands, then nothing ever again (no banner on new sessions
+    # either): the commands in flight time out, every worker fails to open a new session and
+    # gives up. docs/relay-test.md: a battery that cannot finish is INCONCLUSIVE, exit 1, with
+    # the reason (which names the failed step) printed.
+    peer = start_peer(peer_factory, "silent-for-good", answered=12)
+    code, out, err = run(capsys, *relay_args(peer, dns, "--json", session_timeout="30"))
+    assert code == 1, (out, err)
+    assert err == ""
+    document = json.loads(out)
+    assert document["status"] == "problem"
+    result = document["results"]
+    assert result["verdict"] == "inconclusive"
+    assert "could not open a new session: banner failed: timed out after 1 s" in result["reason"]
+    (report,) = result["reports"]
+    outcomes = {v["outcome"] for v in report["variants"]}
+    assert "rejected" in outcomes  # what was answered is kept
+    undecided = [v for v in report["variants"] if v["outcome"] in ("error", "not-tested")]
+    assert undecided
+    for variant in undecided:
+        assert " failed: " in variant["note"], variant  # names the step
+    assert any(f["code"] == "relay.inconclusive" for f in report["findings"])
+
+    peer = start_peer(peer_factory, "silent-for-good", answered=12)  # the first one is dead now
+    code, out, err = run(capsys, *relay_args(peer, dns, session_timeout="30"))
+    assert code == 1
+    assert error_lines(err) == []
+    assert "INCONCLUSIVE" in out
+    assert "banner failed: timed out after 1 s" in " ".join(out.split())
+
+
+def test_relay_peer_silent_past_the_session_timeout(
+    capsys: pytest.CaptureFixture[str], peer_factory: PeerFactory, dns: DnsServerHandle
+) -> None:
+    # The same server with a short --session-timeout: the battery is cut there.
+    peer = start_peer(peer_factory, "silent-for-good", answered=12)
+    code, out, err = run(capsys, *relay_args(peer, dns, "--json", session_timeout="2"))
+    assert code == 1, (out, err)
+    result = json.loads(out)["results"]
+    assert result["verdict"] == "inconclusive"
+    assert "did not finish within 2 s" in result["reason"]
+
+
+def test_relay_overlong_ehlo_reply(
+    capsys: pytest.CaptureFixture[str], peer_factory: PeerFactory, dns: DnsServerHandle
+) -> None:
+    peer = peer_factory.raw(garbage_reply_handler("EHLO", "long-line"), PEER_ADDRESS)
+    code, out, err = run(capsys, *relay_args(peer, dns, "--json"))
+    assert code == 3, (out, err)
+    (error,) = json.loads(out)["errors"]
+    assert error["step"] == "EHLO"
+    assert "overlong line" in error["message"] and "not SMTP" in error["message"]
+
+
+def test_relay_rcpt_reply_without_a_code(
+    capsys: pytest.CaptureFixture[str], peer_factory: PeerFactory, dns: DnsServerHandle
+) -> None:
+    # Every RCPT gets a line without a reply code: no variant can be judged, every session is
+    # given up; INCONCLUSIVE (exit 1) with a reason naming RCPT.
+    peer = peer_factory.raw(garbage_reply_handler("RCPT", "no-code"), PEER_ADDRESS)
+    code, out, err = run(capsys, *relay_args(peer, dns, "--json", session_timeout="30"))
+    assert code == 1, (out, err)
+    result = json.loads(out)["results"]
+    assert result["verdict"] == "inconclusive"
+    assert "RCPT failed: the server's answer is not SMTP (" in result["reason"]
+    (report,) = result["reports"]
+    assert {v["outcome"] for v in report["variants"]} <= {"error", "not-tested"}
+    peer.wait_idle()
+    assert not peer.transcript.saw_data()
+
+
+# -- check ----------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("kind", BANNER_KINDS)
+def test_check_unreachable_exchanger(
+    capsys: pytest.CaptureFixture[str], peer_factory: PeerFactory, dns: DnsServerHandle, kind: str
+) -> None:
+    peer = start_peer(peer_factory, kind)
+
+    code, out, err = run(capsys, *check_args(peer, dns))
+    assert code == 3, (out, err)
+    (line,) = error_lines(err)
+    assert line.startswith(f"mailprobe: error: reachability failed {peer.address}:{peer.port}: ")
+    assert REASON[kind] in line
+    assert len(line) < 400
+
+    code, out, err = run(capsys, *check_args(peer, dns, "--json"))
+    assert code == 3
+    assert err == ""
+    document = json.loads(out)
+    assert document["status"] == "incomplete"
+    (error,) = document["errors"]
+    assert error["step"] == "reachability"
+    assert error["host"] == peer.address and error["port"] == peer.port
+    report = document["results"]
+    steps = {step["name"]: step for step in report["steps"]}
+    assert steps["reachability"]["status"] == "incomplete"
+    assert steps["smtp"]["status"] == "skipped"
+    assert steps["relay"]["status"] == "skipped"
+    (reach,) = report["reachability"]
+    assert reach["status"] in ("unreachable", "rejected")
+    assert any(f["code"] == "check.unreachable" for f in steps["reachability"]["findings"])
+
+
+@pytest.mark.parametrize("kind", ["drop-mid-ehlo", "silent-mid-battery"])
+def test_check_session_cut_after_the_banner(
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    peer_factory: PeerFactory,
+    dns: DnsServerHandle,
+    kind: str,
+) -> None:
+    monkeypatch.setenv("MAILPROBE_SESSION_TIMEOUT", "4")  # bounds the relay battery
+    peer = start_peer(peer_factory, kind, answered=SILENT_AFTER_CHECK)
+    # drop-mid-ehlo: the SMTP step and every relay session fail at EHLO; silent-mid-battery:
+    # the SMTP step times out at RCPT TO:<postmaster>, the relay battery is cut by
+    # session_timeout (INCONCLUSIVE, a finding, not a failure).
+    steps_failed = ["smtp EHLO", "relay EHLO"] if kind == "drop-mid-ehlo" else ["smtp RCPT"]
+
+    code, out, err = run(capsys, *check_args(peer, dns))
+    assert code == 3, (out, err)
+    lines = error_lines(err)
+    assert [line.split(" failed ")[0] for line in lines] == [
+        f"mailprobe: error: {step}" for step in steps_failed
+    ], err
+    assert all(f" failed {peer.address}:{peer.port}: " in line for line in lines)
+
+    code, out, err = run(capsys, *check_args(peer, dns, "--json"))
+    assert code == 3
+    assert err == ""
+    document = json.loads(out)
+    assert document["status"] == "incomplete"
+    assert [error["step"] for error in document["errors"]] == steps_failed
+    for error in document["errors"]:
+        assert error["message"] and error["port"] == peer.port
+    report = document["results"]
+    steps = {s["name"]: s for s in report["steps"]}
+    assert steps["reachability"]["status"] == "ok"
+    assert steps["smtp"]["status"] == "incomplete"
+    (relay,) = report["relay"]
+    assert relay["verdict"] == "inconclusive"
+    peer.wait_idle()
+    assert not peer.transcript.saw_data()
+
+
+def test_check_overlong_ehlo_reply(
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    peer_factory: PeerFactory,
+    dns: DnsServerHandle,
+) -> None:
+    monkeypatch.setenv("MAILPROBE_SESSION_TIMEOUT", "4")
+    peer = peer_factory.raw(garbage_reply_handler("EHLO", "long-line"), PEER_ADDRESS)
+    code, out, err = run(capsys, *check_args(peer, dns, "--json"))
+    assert code == 3, (out, err)
+    errors = json.loads(out)["errors"]
+    assert [e["step"] for e in errors] == ["smtp EHLO", "relay EHLO"]
+    assert all("not SMTP" in e["message"] for e in errors)
+
+
+# -- mx --connect ---------------------------------------------------------------------------------
+
+#: docs/mx.md: --connect reports per address (warnings), mx.unreachable when nothing greets.
+MX_STATUS = {
+    "tarpit": ("no-banner", "mx.no-banner"),
+    "binary": ("rejected", "mx.banner-rejected"),
+    "no-code": ("rejected", "mx.banner-rejected"),
+    "long-line": ("rejected", "mx.banner-rejected"),
+    "banner-421": ("rejected", "mx.banner-rejected"),
+    "banner-554": ("rejected", "mx.banner-rejected"),
+    "drop-mid-ehlo": ("banner", None),
+    "silent-mid-battery": ("banner", None),
+    "silent-for-good": ("banner", None),
+}
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_mx_connect(
+    capsys: pytest.CaptureFixture[str], peer_factory: PeerFactory, dns: DnsServerHandle, kind: str
+) -> None:
+    peer = start_peer(peer_factory, kind)
+    status, finding = MX_STATUS[kind]
+
+    code, out, err = run(capsys, *mx_args(peer, dns, "--json"))
+    assert code == 1, (out, err)  # loopback exchanger (warn) at least; never 3: DNS worked
+    assert err == ""
+    document = json.loads(out)
+    assert document["errors"] == []
+    (server,) = document["results"]["servers"]
+    (exchanger,) = server["exchangers"]
+    (address,) = exchanger["addresses"]
+    probe = address["connect"]
+    assert probe["status"] == status, probe
+    assert len(probe["banner"]) <= 200
+    assert probe["banner"].isprintable()
+    codes = {f["code"] for f in document["results"]["findings"]}
+    if finding is not None:
+        assert finding in codes
+        assert "mx.unreachable" in codes
+    else:
+        assert "mx.unreachable" not in codes
+
+    code, out, err = run(capsys, *mx_args(peer, dns))
+    assert code == 1
+    assert error_lines(err) == []
+    if finding is not None:
+        assert finding in out
