@@ -15,6 +15,9 @@ Everything listens on 127.0.8.x: the peers on 127.0.8.10 (free ports), the DNS s
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -523,3 +526,31 @@ def test_mx_connect(
     assert error_lines(err) == []
     if finding is not None:
         assert finding in out
+
+
+# -- a real process -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("command", ["relay-test", "check", "mx"])
+def test_real_process_against_a_tarpit(
+    peer_factory: PeerFactory, dns: DnsServerHandle, command: str
+) -> None:
+    # The console script as a separate interpreter in development mode, warnings as errors:
+    # it must end on its own (the subprocess limit is only a safety net), print no traceback and
+    # leak nothing (an unclosed socket would print a ResourceWarning at exit).
+    peer = start_peer(peer_factory, "tarpit")
+    args = {"relay-test": relay_args, "check": check_args, "mx": mx_args}[command](peer, dns)
+    env = {**os.environ, "MAILPROBE_SESSION_TIMEOUT": "4", "PYTHONWARNINGS": "error"}
+    done = subprocess.run(
+        [sys.executable, "-X", "dev", "-W", "error", "-m", "mailprobe", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+        check=False,
+    )
+    assert done.returncode == (1 if command == "mx" else 3), done
+    assert "Traceback" not in done.stderr and "Warning" not in done.stderr, done.stderr
+    if command != "mx":
+        (line,) = error_lines(done.stderr)
+        assert "timed out after 1 s" in line
