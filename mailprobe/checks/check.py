@@ -454,8 +454,9 @@ class _Exchange:
                     Severity.FAIL,
                     "check.unreachable",
                     f"{subject}: {exc.failure.message}",
-                    "Check that the mail server runs and listens on port 25 of this address, "
-                    "and that firewalls and port forwarding let port 25 in from the Internet.",
+                    f"Check that the mail server runs and listens on port {port} of this "
+                    f"address, and that firewalls and port forwarding let port {port} in from "
+                    "the Internet.",
                     subject,
                 )
             )
@@ -979,6 +980,7 @@ async def _relay(host: str, address: str, domain: str, opts: CheckOptions) -> Re
         port=opts.smtp_port,
         address=address,
         domain=domain,
+        domain_source="checked domain",
         helo=opts.helo,
         connections=opts.connections,
         timeout=opts.timeout,

@@ -734,17 +734,10 @@ def redact_value(value: T, redact: Redactor) -> T:
 
 
 def _reword_failure(failure: Failure) -> Failure:
-    """Make library wording about non-SMTP replies read as a diagnosis."""
+    """Make library wording about silent or dropped peers read as a diagnosis."""
     message = failure.message
-    if message.startswith("-1 "):
-        detail = message[3:].strip()
-        if detail.lower().startswith("response too long"):
-            message = "the server sent an overlong line (more than 8 kB): this is not SMTP"
-        elif detail.endswith(":"):
-            message = f"the server's answer is not SMTP (binary or unreadable data: {detail})"
-        else:
-            message = f"the server's answer is not SMTP ({detail})"
-    elif failure.step == "banner" and message.startswith("timed out"):
+    # (Non-SMTP replies are already worded by errors.translate, for every command.)
+    if failure.step == "banner" and message.startswith("timed out"):
         message = (
             f"connected, but no banner came ({message}): a tarpit, a long greeting delay, "
             "or a proxy or firewall holding the connection"

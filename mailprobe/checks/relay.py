@@ -566,6 +566,8 @@ class RelayOptions:
     port: int = 25
     address: str | None = None
     domain: str | None = None
+    #: Where ``domain`` came from, shown next to it: "option" (--domain), "--mx", or check's.
+    domain_source: str = "option"
     external: str | None = None
     to: str | None = None
     sender: str | None = None
@@ -1561,7 +1563,7 @@ async def _own_domain(
     opts: RelayOptions, server_name: str | None, address: str | None, host: str
 ) -> tuple[str | None, str]:
     if opts.domain:
-        return opts.domain.rstrip(".").lower(), "option"
+        return opts.domain.rstrip(".").lower(), opts.domain_source
     if server_name:
         return parent_domain(server_name), "greeting"
     if address and opts.ptr_lookup is not None:
@@ -1602,7 +1604,7 @@ def _unreachable(
         accepted_variants=(),
         server_name=None,
         own_domain=opts.domain,
-        own_domain_source="option" if opts.domain else "unknown",
+        own_domain_source=opts.domain_source if opts.domain else "unknown",
         address_literal=None,
         external_domain=opts.names(None, None, None).external_domain,
         variants=(),

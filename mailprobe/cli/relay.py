@@ -159,6 +159,7 @@ def relay_test(
     options = RelayOptions(
         port=port or cfg.port,
         domain=domain if domain is not None else (target if use_mx else None),
+        domain_source="option" if domain is not None else "--mx",
         external=external,
         to=to,
         sender=sender if sender is not None else _config_sender(cfg),
