@@ -540,6 +540,7 @@ def test_mx_tests_every_exchanger(
     verdicts = {r["target"]: r["verdict"] for r in results["reports"]}
     assert verdicts == {"mx1.relay.test": "open", "mx2.relay.test": "closed"}
     assert {r["own_domain"] for r in results["reports"]} == {"relay.test"}
+    assert {r["own_domain_source"] for r in results["reports"]} == {"--mx"}
     assert doc["inputs"]["mx"] == "relay.test"
 
 
