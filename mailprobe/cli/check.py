@@ -11,6 +11,7 @@ import typer
 from mailprobe.cli.common import (
     ConfigOpt,
     DomainFileOpt,
+    HeloOpt,
     JsonOpt,
     NoColorOpt,
     TimeoutOpt,
@@ -50,9 +51,7 @@ def check(
     smtp_port: int = typer.Option(
         25, "--smtp-port", min=1, max=65535, metavar="PORT", help="SMTP port of the exchangers."
     ),
-    helo: str | None = typer.Option(
-        None, "--helo", metavar="NAME", help="Name sent with EHLO (default: config, local FQDN)."
-    ),
+    helo: HeloOpt = None,
     expect: str | None = typer.Option(
         None,
         "--expect",

@@ -35,6 +35,7 @@ __all__ = [
     "ConfigOpt",
     "DomainFileOpt",
     "GlobalOptions",
+    "HeloOpt",
     "JsonOpt",
     "NoColorOpt",
     "PasswordEnvOpt",
@@ -122,5 +123,11 @@ AuthMechOpt = Annotated[
     str | None,
     typer.Option(
         "--auth-mech", metavar="MECH", help="LOGIN, PLAIN or CRAM-MD5 (default: best offered)."
+    ),
+]
+HeloOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--helo", metavar="NAME", help="Name sent with EHLO (default: config, local FQDN)."
     ),
 ]

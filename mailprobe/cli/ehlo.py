@@ -10,6 +10,7 @@ import typer
 from mailprobe.cli.common import (
     AuthMechOpt,
     ConfigOpt,
+    HeloOpt,
     JsonOpt,
     NoColorOpt,
     PasswordEnvOpt,
@@ -43,9 +44,7 @@ def ehlo(
         metavar="ADDR[:PORT]",
         help="DNS server for --mx (default: config, else the system resolver).",
     ),
-    helo: str | None = typer.Option(
-        None, "--helo", metavar="NAME", help="Name sent with EHLO (default: config, local FQDN)."
-    ),
+    helo: HeloOpt = None,
     expect: str | None = typer.Option(
         None, "--expect", metavar="PROFILE", help="Compare the verbs with a built-in profile."
     ),

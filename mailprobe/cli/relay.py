@@ -15,6 +15,7 @@ import typer
 from mailprobe.cli.common import (
     AuthMechOpt,
     ConfigOpt,
+    HeloOpt,
     JsonOpt,
     NoColorOpt,
     PasswordEnvOpt,
@@ -80,9 +81,7 @@ def relay_test(
         metavar="LOCAL|ADDR",
         help="Test sender: a local part (at the external domain) or a whole address.",
     ),
-    helo: str | None = typer.Option(
-        None, "--helo", metavar="NAME", help="Name sent with EHLO (default: config, local FQDN)."
-    ),
+    helo: HeloOpt = None,
     connections: int = typer.Option(
         4,
         "--connections",
