@@ -60,6 +60,11 @@ class Finding:
     fix: str = ""
     subject: str = ""
 
+    def __post_init__(self) -> None:
+        from mailprobe.findings import validate
+
+        validate(self.code, self.severity)
+
 
 @dataclasses.dataclass(frozen=True)
 class Failure:
@@ -70,6 +75,8 @@ class Failure:
     host: str | None = None
     port: int | None = None
     timeout: float | None = None
+    #: The class of SMTP failure (``mailprobe.smtp.failures.KINDS``), "" for other failures.
+    kind: str = ""
 
     def one_line(self) -> str:
         """The failure as one line of text that names the step and the peer."""
@@ -84,13 +91,10 @@ def _hostport(host: str, port: int) -> str:
 
 
 def exit_code_for(findings: Iterable[Finding] = (), failures: Iterable[Failure] = ()) -> ExitCode:
-    """The exit code a set of results earns: 3 if anything could not complete, 1 if any
-    finding is a warning or failure, else 0."""
-    if any(True for _ in failures):
-        return ExitCode.INCOMPLETE
-    if any(f.severity in (Severity.WARN, Severity.FAIL) for f in findings):
-        return ExitCode.PROBLEM
-    return ExitCode.HEALTHY
+    """The exit code a set of results earns: the one rule in ``mailprobe.outcome``."""
+    from mailprobe.outcome import exit_code
+
+    return exit_code(findings, failures)
 
 
 def worst_exit_code(codes: Iterable[int]) -> ExitCode:

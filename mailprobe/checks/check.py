@@ -21,27 +21,11 @@ script. DANE waits for the certificate of its exchanger; the TLSA lookup itself 
 early and answered from the cache.
 
 A step that depends on a step that failed is *skipped* (with the reason), not failed: an
-exchanger that cannot be reached gets a ``check.unreachable`` finding and a ``Failure``
-(exit 3), and its SMTP and relay parts are skipped while everything else is still reported.
+exchanger that cannot be reached gets the finding of its failure class (``smtp.no-banner``,
+``smtp.connect-refused``, ...: ``mailprobe.smtp.failures``, the same in every command) and a
+``Failure``, and its SMTP and relay parts are skipped while everything else is still reported.
 
-Finding codes of this module (the steps also carry the codes of mx, ehlo, tls, relay, policy):
-
-==============================  =====  ===================================================
-check.unreachable               fail   an exchanger address did not greet with 220
-check.latency                   ok     reachability: banner received, with latency
-check.no-route-here             info   this host has no route to the address (e.g. no IPv6)
-check.server-guess              info   the kind of server, guessed from the banner
-smtp.postmaster-accepted        ok     RCPT TO:<postmaster@DOMAIN> accepted
-smtp.postmaster-rejected        fail   RFC 5321 requires postmaster; rejected
-smtp.postmaster-deferred        warn   postmaster deferred (4xx, e.g. greylisting)
-smtp.recipient-accepted         ok     ``--rcpt`` accepted
-smtp.recipient-rejected         fail   ``--rcpt`` rejected
-smtp.recipient-deferred         warn   ``--rcpt`` deferred
-smtp.recipient-not-tested       info   no ``--rcpt`` given
-smtp.mail-refused               fail   the test sender was refused at MAIL FROM
-tls.not-offered                 warn   the exchanger does not offer STARTTLS
-tls.starttls-failed             fail   STARTTLS offered but the handshake failed
-==============================  =====  ===================================================
+Finding codes, with their severities and fixes, are in the catalogue (``mailprobe.findings``).
 """
 
 from __future__ import annotations
@@ -64,12 +48,15 @@ from mailprobe.checks.ehlo import (
     diagnose_verbs,
     get_profile,
     parse_ehlo_reply,
+    starttls_not_offered,
     tls_findings,
     tls_report,
 )
 from mailprobe.checks.smtp import CertificateRejected, SmtpSession, TranscriptLine
 from mailprobe.errors import ProbeError
 from mailprobe.model import ExitCode, Failure, Finding, Severity, exit_code_for
+from mailprobe.smtp.failures import failure_finding, is_incomplete
+from mailprobe.smtp.replies import says_relay_denied
 
 if TYPE_CHECKING:
     from mailprobe.checks.mx import MxReport
@@ -449,17 +436,9 @@ class _Exchange:
                     exc.failure.message,
                 )
             )
-            self.reach_findings.append(
-                Finding(
-                    Severity.FAIL,
-                    "check.unreachable",
-                    f"{subject}: {exc.failure.message}",
-                    f"Check that the mail server runs and listens on port {port} of this "
-                    f"address, and that firewalls and port forwarding let port {port} in from "
-                    "the Internet.",
-                    subject,
-                )
-            )
+            failed = failure_finding(exc.failure, subject)
+            if failed is not None:
+                self.reach_findings.append(failed)
             self.reach_failures.append(dataclasses.replace(exc.failure, step="reachability"))
             return None
         connect_ms = _timing_ms(session, "connect")
@@ -531,6 +510,21 @@ class _Exchange:
                 session.close()
         if relay_task is not None:
             self.relay = await relay_task
+
+
+#: The finding codes of the two envelope probes, by outcome.
+_RCPT_CODES = {
+    "postmaster": {
+        "accepted": "smtp.postmaster-accepted",
+        "deferred": "smtp.postmaster-deferred",
+        "rejected": "smtp.postmaster-rejected",
+    },
+    "recipient": {
+        "accepted": "smtp.rcpt-accepted",
+        "deferred": "smtp.rcpt-deferred",
+        "rejected": "smtp.rcpt-rejected",
+    },
+}
 
 
 def _no_local_route(address: str, port: int) -> str:
@@ -645,14 +639,7 @@ class _SmtpScript:
         if self.offered:
             session = await self._starttls(session)
         else:
-            self._add(
-                Severity.WARN,
-                "tls.not-offered",
-                "the exchanger does not offer STARTTLS: mail to it travels unencrypted, and "
-                "MTA-STS and DANE cannot work",
-                "Install a certificate for the MX host name and enable STARTTLS (Postfix: "
-                "smtpd_tls_security_level = may; Exchange: bind a certificate to SMTP).",
-            )
+            self.findings.append(starttls_not_offered(profile, False, self.subject))
         if profile is not None:
             keywords = list(self.before) + [k for k in self.after if k not in self.before]
             comparison = compare_verbs(keywords, profile)
@@ -684,13 +671,12 @@ class _SmtpScript:
             session = await self._reopen(verify=False)
             await session.starttls(verify=False)
         except ProbeError as exc:
-            self._add(
-                Severity.FAIL,
-                "tls.starttls-failed",
-                f"STARTTLS is offered but does not work: {exc.failure.message}",
-                "Check the certificate and key configured for SMTP and the TLS settings; "
-                "senders that insist on TLS cannot deliver.",
-            )
+            if is_incomplete(exc.failure):
+                raise  # dropped, timed out, 421: not a verdict on TLS
+            failed = failure_finding(exc.failure, self.subject)
+            if failed is not None:
+                self.findings.append(failed)
+            # Go on without TLS, as a sender falling back to plaintext would.
             session = await self._reopen(verify=True)
             return session
         if session.tls is not None:
@@ -715,7 +701,7 @@ class _SmtpScript:
         if reply.code >= 400:
             self._add(
                 Severity.FAIL,
-                "smtp.mail-refused",
+                "smtp.mail-rejected",
                 f"MAIL FROM:<{sender}> refused: {reply.code} {reply.text}",
                 "The null sender <> must be accepted (RFC 5321 section 4.5.5: bounces use it); "
                 "check sender restrictions.",
@@ -746,25 +732,31 @@ class _SmtpScript:
             await session.rset()
 
     def _judge_rcpt(self, what: str, address: str, result: CommandResult, fix: str) -> None:
-        code = f"{result.code} {result.enhanced_code or ''}".strip()
+        code = _RCPT_CODES[what]
+        reply = f"{result.code} {result.text}"
         if result.outcome == "accepted":
+            self._add(Severity.OK, code["accepted"], f"RCPT TO:<{address}> accepted ({reply})")
+        elif result.outcome in ("deferred", "rejected") and says_relay_denied(result.text):
+            # Refused as relaying: this exchanger does not take mail for the domain at all.
             self._add(
-                Severity.OK, f"smtp.{what}-accepted", f"RCPT TO:<{address}> accepted ({code})"
+                Severity.FAIL,
+                "smtp.domain-not-accepted",
+                f"this exchanger does not accept mail for {self.ex.domain}: "
+                f"RCPT TO:<{address}> was refused as relaying ({reply})",
+                f"Add {self.ex.domain} to the accepted domains of this server, or correct "
+                "the MX record.",
             )
         elif result.outcome == "deferred":
             self._add(
                 Severity.WARN,
-                f"smtp.{what}-deferred",
-                f"RCPT TO:<{address}> deferred: {code} {result.text}",
+                code["deferred"],
+                f"RCPT TO:<{address}> deferred: {reply}",
                 fix + " A 4xx may also be greylisting: retry later.",
             )
         else:
-            self._add(
-                Severity.FAIL,
-                f"smtp.{what}-rejected",
-                f"RCPT TO:<{address}> rejected: {code} {result.text}",
-                fix,
-            )
+            # A refused --to is a warning wherever it is probed (ehlo too); postmaster fails.
+            severity = Severity.FAIL if what == "postmaster" else Severity.WARN
+            self._add(severity, code["rejected"], f"RCPT TO:<{address}> rejected: {reply}", fix)
 
     def result(self) -> SmtpCheck:
         transcript: list[TranscriptLine] = []

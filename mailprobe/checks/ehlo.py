@@ -44,6 +44,7 @@ from mailprobe.checks.smtp import (
 )
 from mailprobe.errors import ProbeError, UsageError
 from mailprobe.model import Failure, Finding, Severity
+from mailprobe.smtp.failures import failure_finding
 from mailprobe.text import clean_line
 
 if TYPE_CHECKING:
@@ -485,6 +486,28 @@ def tls_findings(
     return tuple(findings)
 
 
+def starttls_not_offered(profile: VerbProfile | None, required: bool, subject: str) -> Finding:
+    """``tls.not-offered``, by the one rule every command applies: fail when TLS was
+    required, info when the expected profile makes TLS optional, warn otherwise."""
+    optional = profile is not None and profile.starttls == "optional"
+    if required:
+        severity, summary = (
+            Severity.FAIL,
+            "STARTTLS was required but the server does not advertise it; stopped before "
+            "anything else was sent",
+        )
+    else:
+        severity = Severity.INFO if optional else Severity.WARN
+        summary = (
+            "the server does not offer STARTTLS: mail to it travels unencrypted, and MTA-STS "
+            "and DANE cannot work"
+            + (f" (optional in {profile.name})" if optional and profile else "")
+        )
+    from mailprobe.findings import make
+
+    return make("tls.not-offered", summary, subject=subject, severity=severity)
+
+
 # -- replies ----------------------------------------------------------------------------------
 
 
@@ -733,18 +756,12 @@ def redact_value(value: T, redact: Redactor) -> T:
     return value
 
 
-def _reword_failure(failure: Failure) -> Failure:
-    """Make library wording about silent or dropped peers read as a diagnosis."""
-    message = failure.message
-    # (Non-SMTP replies are already worded by errors.translate, for every command.)
-    if failure.step == "banner" and message.startswith("timed out"):
-        message = (
-            f"connected, but no banner came ({message}): a tarpit, a long greeting delay, "
-            "or a proxy or firewall holding the connection"
-        )
-    elif "Connection lost" in message or "Unexpected EOF" in message:
-        message = "the server closed the connection (in the middle of a reply or before one)"
-    return dataclasses.replace(failure, message=message)
+#: The finding code of a refused envelope step, by step and outcome.
+_ENVELOPE_CODES = {
+    "mail": {"deferred": "smtp.mail-deferred", "rejected": "smtp.mail-rejected"},
+    "rcpt": {"deferred": "smtp.rcpt-deferred", "rejected": "smtp.rcpt-rejected"},
+    "data": {"deferred": "smtp.data-deferred", "rejected": "smtp.data-rejected"},
+}
 
 
 class _Probe:
@@ -894,24 +911,10 @@ class _Probe:
         advertised = self.advertised
         offered = advertised is not None and advertised.has("STARTTLS")
         if not offered:
+            self.findings.append(starttls_not_offered(r.profile, bool(r.starttls), self.subject))
             if r.starttls:
-                self._finding(
-                    Severity.FAIL,
-                    "tls.not-offered",
-                    "STARTTLS was required (--starttls) but the server does not advertise it; "
-                    "stopped before anything else was sent",
-                    "Configure a certificate and enable STARTTLS on the server.",
-                )
                 await self._quit(session)
                 return False
-            optional = r.profile is not None and r.profile.starttls == "optional"
-            self._finding(
-                Severity.INFO if optional else Severity.WARN,
-                "tls.not-offered",
-                "the server does not offer STARTTLS: mail to it travels unencrypted"
-                + (f" (optional in {r.profile.name})" if optional and r.profile else ""),
-                "Configure a certificate and enable STARTTLS on the server.",
-            )
             return True
         if r.starttls is False:
             self._note("STARTTLS offered but not used (--no-starttls)")
@@ -1047,7 +1050,7 @@ class _Probe:
                 self._envelope_finding("rcpt", result, f"RCPT TO:<{recipient}>")
             else:
                 accepted.append(recipient)
-                self._finding(Severity.OK, "rcpt.accepted", f"RCPT TO:<{recipient}> accepted")
+                self._finding(Severity.OK, "smtp.rcpt-accepted", f"RCPT TO:<{recipient}> accepted")
         if r.send_data and accepted:
             self.step = "DATA"
             message, self.message_id = build_test_message(
@@ -1063,7 +1066,7 @@ class _Probe:
                 self.message_sent = True
                 self._finding(
                     Severity.OK,
-                    "data.queued",
+                    "smtp.data-queued",
                     f"the test message was accepted: {reply.code} {reply.text}",
                 )
             else:
@@ -1091,7 +1094,7 @@ class _Probe:
         severity = Severity.WARN if kind == "deferred" or what == "rcpt" else Severity.FAIL
         self._finding(
             severity,
-            f"{what}.{kind}",
+            _ENVELOPE_CODES[what][kind],
             f"{shown} {kind}: {result.code} {result.text}{title}",
             fixes[what] + (" Deferred means try again later." if kind == "deferred" else ""),
         )
@@ -1132,7 +1135,10 @@ class _Probe:
         )
         failure = self.failure
         if failure is not None:
-            failure = _reword_failure(failure)
+            # The engine classified it: the same finding as in every other command.
+            failed = failure_finding(failure, subject)
+            if failed is not None:
+                findings = (*findings, failed)
         report = EhloReport(
             host=r.host,
             address=address,

@@ -4,38 +4,10 @@
 with one ``ServerView`` per DNS server asked, every diagnosis as a ``Finding`` and every step
 that could not complete as a ``Failure``. It never prints and never raises for network trouble.
 
-Finding codes (severity):
-
-=========================  =====  ============================================================
-mx.ok                      ok     exchangers resolve, reverse DNS confirmed
-mx.domain-nxdomain         fail   the domain does not exist
-mx.none                    warn   no MX records: senders fall back to the domain's A/AAAA
-mx.no-route                fail   no MX and no address: mail to the domain cannot be delivered
-mx.null                    warn   null MX (RFC 7505): the domain declares it accepts no mail
-mx.null-mixed              fail   a null MX next to other MX records
-mx.single                  info   one exchanger only: no backup exchanger
-mx.load-balanced           info   several exchangers share the best preference
-mx.duplicate-exchanger     warn   the same host is listed more than once
-mx.low-ttl                 warn   authoritative MX TTL below 300 s
-mx.ip-literal              fail   the MX target is an IP address, not a host name
-mx.cname-target            warn   the MX target is an alias (CNAME), RFC 2181 10.3
-mx.target-nxdomain         fail   the MX target does not exist
-mx.target-nodata           fail   the MX target has no A or AAAA records
-mx.ipv6-only               warn   the exchanger has IPv6 addresses only
-mx.ipv4-mapped             warn   an AAAA record holds an IPv4-mapped address (::ffff:a.b.c.d)
-mx.non-public-address      warn   an exchanger resolves only to private/loopback/reserved space
-mx.no-public-exchanger     fail   no exchanger has any public address
-mx.ptr-missing             warn   an exchanger address has no PTR record
-mx.ptr-mismatch            warn   the PTR name does not resolve back to the address
-mx.ptr-unverified          warn   the PTR lookup (or its forward check) failed for one address
-mx.connect-refused         warn   --connect: TCP port refused
-mx.connect-timeout         warn   --connect: no TCP connection within the timeout
-mx.no-banner               warn   --connect: connected, but no greeting within the timeout
-mx.banner-rejected         warn   --connect: the greeting is not 220 (e.g. 554)
-mx.banner-host-mismatch    info   --connect: the greeting names another host
-mx.unreachable             fail   --connect: no address of any exchanger greeted with 220
-mx.servers-differ          warn   two DNS servers give different answers
-=========================  =====  ============================================================
+Finding codes, with their severities and fixes, are in the catalogue (``mailprobe.findings``).
+With ``--connect`` an address that does not greet gets the finding of its failure class
+(``smtp.connect-refused``, ``smtp.no-banner``, ``smtp.not-smtp``, ...), the same as in every
+other SMTP command (``mailprobe.smtp.failures``).
 
 The low-TTL rule applies only to authoritative answers: a caching resolver shows the time left
 in its cache, which says nothing about the configured TTL.
@@ -46,9 +18,8 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import ipaddress
-import time
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mailprobe.dns import (
     DnsAnswer,
@@ -61,11 +32,13 @@ from mailprobe.dns import (
     to_unicode,
 )
 from mailprobe.model import ExitCode, Failure, Finding, Severity, exit_code_for
+from mailprobe.smtp.failures import failure_finding, is_incomplete
+
+if TYPE_CHECKING:
+    from mailprobe.checks.smtp import Reply, SmtpSession
 
 #: MX TTLs below this many seconds (in an authoritative answer) are reported.
 LOW_TTL_SECONDS = 300
-_BANNER_LIMIT = 4096
-_BANNER_LINES = 20
 
 
 @dataclasses.dataclass(frozen=True)
@@ -82,6 +55,8 @@ class BannerProbe:
     banner_host: str | None = None
     host_matches: bool | None = None
     message: str = ""
+    #: The failure, classified by the SMTP engine (None when the server greeted with 220).
+    failure: Failure | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -698,102 +673,66 @@ def parse_banner(lines: Sequence[str]) -> tuple[int | None, str, str | None]:
     return code, text, banner_host
 
 
+#: BannerProbe.status by failure kind of the SMTP engine.
+_STATUS_BY_KIND = {
+    "connect-refused": "refused",
+    "connect-timeout": "timeout",
+    "connect-failed": "error",
+    "greeting-deferred": "rejected",
+    "greeting-refused": "rejected",
+}
+
+
 async def probe_banner(address: str, port: int, timeout: float) -> BannerProbe:
-    """Connect to ``address``:``port``, read the greeting within ``timeout``, then QUIT."""
-    started = time.monotonic()
+    """Connect to ``address``:``port`` with the SMTP engine in banner-only mode (greeting,
+    then QUIT), within ``timeout`` per step."""
+    from mailprobe.checks.smtp import SmtpSession
+    from mailprobe.errors import ProbeError
+
+    session = SmtpSession(address, port, address=address, timeout=timeout)
     try:
-        async with asyncio.timeout(timeout):
-            reader, writer = await asyncio.open_connection(address, port, limit=_BANNER_LIMIT)
-    except TimeoutError:
-        return BannerProbe(port, "timeout", message=f"no TCP connection within {timeout:g} s")
-    except ConnectionRefusedError:
-        return BannerProbe(port, "refused", message="connection refused")
-    except OSError as exc:
-        return BannerProbe(port, "error", message=clean_banner(exc.strerror or str(exc)))
-    latency = round((time.monotonic() - started) * 1000, 1)
-    lines: list[str] = []
-    size = 0
-    outcome = ""
-    try:
-        async with asyncio.timeout(timeout):
-            while len(lines) < _BANNER_LINES and size < _BANNER_LIMIT:
-                try:
-                    raw = await reader.readuntil(b"\n")
-                except asyncio.IncompleteReadError as exc:
-                    raw, outcome = exc.partial, "closed"  # closed, maybe mid-line
-                except asyncio.LimitOverrunError:
-                    # a line longer than the limit (garbage): keep its start, read no further
-                    raw, outcome = await reader.read(_BANNER_LIMIT), "overlong"
-                if not raw:
-                    outcome = "closed"
-                    break
-                size += len(raw)
-                line = raw.decode("utf-8", "replace").rstrip("\r\n")
-                lines.append(line)
-                if outcome or not (len(line) >= 4 and line[:3].isdigit() and line[3] == "-"):
-                    break
-    except TimeoutError:
-        outcome = "timeout"
-    except (ConnectionError, OSError):
-        outcome = "closed"
-    finally:
-        try:
-            if outcome == "" and not writer.is_closing():
-                writer.write(b"QUIT\r\n")
-        except (ConnectionError, OSError):
-            pass
-        writer.close()
-    if not lines:
-        message = (
-            f"connected, but no greeting within {timeout:g} s"
-            if outcome == "timeout"
-            else "connected, but the server closed without a greeting"
+        banner = await session.open()
+    except ProbeError as exc:
+        failure = exc.failure
+        reply = session.banner
+        code, text, banner_host = parse_banner(_reply_lines(reply)) if reply else (None, "", None)
+        return BannerProbe(
+            port,
+            _STATUS_BY_KIND.get(failure.kind, "no-banner"),
+            _connect_ms(session),
+            text,
+            code,
+            banner_host,
+            message=failure.message,
+            failure=failure,
         )
-        return BannerProbe(port, "no-banner", latency_ms=latency, message=message)
-    code, text, banner_host = parse_banner(lines)
-    status = "banner" if code == 220 else "rejected"
-    if outcome == "timeout":
-        status = "no-banner"
-    return BannerProbe(port, status, latency, text, code, banner_host)
+    finally:
+        session.close()
+    code, text, banner_host = parse_banner(_reply_lines(banner))
+    probe = BannerProbe(port, "banner", _connect_ms(session), text, code, banner_host)
+    await session.quit()
+    return probe
+
+
+def _reply_lines(reply: Reply) -> list[str]:
+    return [f"{reply.code:03d} {line}" for line in reply.lines]
+
+
+def _connect_ms(session: SmtpSession) -> float | None:
+    for timing in session.timings:
+        if timing.step == "connect" and timing.ok:
+            return round(timing.seconds * 1000, 1)
+    return None
 
 
 def _banner_findings(probe: BannerProbe, address: str, host: str, out: _Collector) -> BannerProbe:
     where = f"{address} port {probe.port} ({host})"
-    if probe.status == "refused":
-        out.add(
-            Severity.WARN,
-            "mx.connect-refused",
-            f"{where}: connection refused",
-            "Check that the mail server listens on port 25 on this address and that the "
-            "firewall forwards port 25 to it.",
-            address,
-        )
-    elif probe.status in ("timeout", "error"):
-        out.add(
-            Severity.WARN,
-            "mx.connect-timeout",
-            f"{where}: {probe.message}",
-            "Check firewalls and that your network lets outbound port 25 through (many ISPs "
-            "block it); test from outside your network too.",
-            address,
-        )
-    elif probe.status == "no-banner":
-        out.add(
-            Severity.WARN,
-            "mx.no-banner",
-            f"{where}: {probe.message or 'no greeting'}",
-            "A slow or silent greeting points to an overloaded server, a tarpit or a proxy "
-            "that accepts connections without a mail server behind it.",
-            address,
-        )
-    elif probe.status == "rejected":
-        out.add(
-            Severity.WARN,
-            "mx.banner-rejected",
-            f"{where}: greeting is not 220: {probe.banner}",
-            "The server refuses sessions from this client; check its connection filters.",
-            address,
-        )
+    if probe.failure is not None:
+        failed = failure_finding(probe.failure, where)
+        if failed is not None:
+            out.findings.append(dataclasses.replace(failed, subject=address))
+        if is_incomplete(probe.failure):
+            out.failures.append(probe.failure)
     if probe.banner_host is not None:
         matches = probe.banner_host == host
         probe = dataclasses.replace(probe, host_matches=matches)

@@ -37,6 +37,7 @@ from mailprobe.errors import (
     translate,
 )
 from mailprobe.model import Failure
+from mailprobe.smtp.failures import classify, describe
 from mailprobe.text import clean_line, has_control_chars
 
 if TYPE_CHECKING:
@@ -226,9 +227,15 @@ class SmtpSession:
         self.timings.append(StepTiming(step, started, round(self._now() - started, 4), ok))
 
     def _fail(self, exc: BaseException, step: str) -> ProbeError:
+        """The engine's one translation of an exception: a classified, worded failure."""
         error = translate(exc, step, self.address or self.host, self.port, self.timeout)
-        self.note(f"{step} failed: {error.failure.message}")
-        return error
+        kind = error.failure.kind or classify(exc, step)
+        return self._raise_kind(type(error), step, kind, error.failure.message)
+
+    def _raise_kind(self, cls: type[ProbeError], step: str, kind: str, detail: str) -> ProbeError:
+        failure = self._failure(step, describe(kind, detail, self.timeout), kind)
+        self.note(f"{step} failed: {failure.message}")
+        return cls(failure)
 
     @property
     def connected(self) -> bool:
@@ -257,7 +264,13 @@ class SmtpSession:
             )
         except (OSError, TimeoutError) as exc:
             self._timing("DNS", started, False)
-            raise translate(exc, "DNS", self.host, None, self.timeout) from None
+            error = translate(exc, "DNS", self.host, None, self.timeout)
+            failure = dataclasses.replace(
+                error.failure,
+                kind="no-address",
+                message=describe("no-address", error.failure.message),
+            )
+            raise type(error)(failure) from None
         self._timing("DNS", started, True)
         seen: list[tuple[int, str]] = []
         for family, _type, _proto, _name, sockaddr in infos:
@@ -318,14 +331,9 @@ class SmtpSession:
             self._server(reply)
             self._timing("banner", started, False)
             self.close()
-            raise ProtocolFailure(
-                Failure(
-                    step="banner",
-                    message=f"server refused the session: {reply.code} {reply.text}",
-                    host=self.address,
-                    port=self.port,
-                    timeout=self.timeout,
-                )
+            kind = "greeting-deferred" if reply.code == 421 else "greeting-refused"
+            raise self._raise_kind(
+                ProtocolFailure, "banner", kind, f"{reply.code} {reply.text}"
             ) from None
         except Exception as exc:
             self._timing(step, started, False)
@@ -398,16 +406,16 @@ class SmtpSession:
             self._remember_ehlo(reply)
             return reply
         if reply.code == 421 or not self.connected:
-            raise ProtocolFailure(self._failure("EHLO", f"{reply.code} {reply.text}"))
+            kind = "service-closing" if reply.code == 421 else "dropped"
+            raise self._raise_kind(ProtocolFailure, "EHLO", kind, f"{reply.code} {reply.text}")
         self.note("EHLO refused; falling back to HELO")
         helo = await self.command("HELO", self.helo_name, step="HELO")
         if helo.code != 250:
-            raise ProtocolFailure(
-                self._failure(
-                    "HELO",
-                    f"server refused both EHLO ({reply.code} {reply.text}) "
-                    f"and HELO ({helo.code} {helo.text})",
-                )
+            raise self._raise_kind(
+                ProtocolFailure,
+                "HELO",
+                "service-closing" if helo.code == 421 else "hello-refused",
+                f"EHLO ({reply.code} {reply.text}), HELO ({helo.code} {helo.text})",
             )
         self.used_helo = True
         self.ehlo_reply = helo
@@ -454,8 +462,9 @@ class SmtpSession:
             reply = Reply.from_message(exc.code, exc.message)
             self._server(reply)
             self._timing("STARTTLS", started, False)
-            raise ProtocolFailure(
-                self._failure("STARTTLS", f"server refused STARTTLS: {reply.code} {reply.text}")
+            kind = "service-closing" if reply.code == 421 else "starttls-refused"
+            raise self._raise_kind(
+                ProtocolFailure, "STARTTLS", kind, f"{reply.code} {reply.text}"
             ) from None
         except Exception as exc:
             self._timing("STARTTLS", started, False)
@@ -470,15 +479,14 @@ class SmtpSession:
         await self.hello()
         return self.tls
 
-    def _failure(self, step: str, message: str) -> Failure:
-        return Failure(step, message, self.address or self.host, self.port, self.timeout)
+    def _failure(self, step: str, message: str, kind: str = "") -> Failure:
+        return Failure(step, message, self.address or self.host, self.port, self.timeout, kind)
 
     def _cert_failure(self, exc: BaseException) -> CertificateRejected:
         reason = _cert_error_text(exc)
         self.note(f"certificate rejected: {reason}")
-        return CertificateRejected(
-            self._failure("STARTTLS", f"certificate verification failed: {reason}"), reason
-        )
+        kind = "certificate-untrusted"
+        return CertificateRejected(self._failure("STARTTLS", describe(kind, reason), kind), reason)
 
     def _tls_context(self, verify: bool) -> ssl.SSLContext:
         context = ssl.create_default_context(cafile=self.ca_file)

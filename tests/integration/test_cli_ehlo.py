@@ -430,7 +430,7 @@ def test_envelope_without_data_ends_with_rset(
     rejected = probe["rcpt"][1]
     assert rejected["enhanced_code"] == "5.1.1"
     assert rejected["explanation"]  # a title from the NDR table
-    assert codes(probe)["rcpt.rejected"] == "warn"
+    assert codes(probe)["smtp.rcpt-rejected"] == "warn"
     assert probe["message_sent"] is False
     peer.wait_idle()
     assert peer.transcript.commands() == ["EHLO", "MAIL", "RCPT", "RCPT", "RSET", "QUIT"]
@@ -476,7 +476,7 @@ def test_deferred_recipient(
     code, doc = run_json(capsys, "ehlo", *target(peer), "--from", "a@b.test", "--to", "x@y.test")
     probe = probe_of(doc)
     assert probe["rcpt"][0]["outcome"] == "deferred"
-    assert "rcpt.deferred" in codes(probe)
+    assert "smtp.rcpt-deferred" in codes(probe)
     assert code == 1
 
 

@@ -55,7 +55,7 @@ def test_tarpit_no_banner(capsys: pytest.CaptureFixture[str], tarpit_peer: PeerS
 
 def test_garbage_talkers(capsys: pytest.CaptureFixture[str], garbage_peer: PeerServer) -> None:
     code, _out, err = run(capsys, *probe_target(garbage_peer))
-    assert code == 3
+    assert code == 1  # the server answered and was judged: not SMTP is a finding
     line = error_of(err)
     assert "banner failed" in line
     assert "not SMTP" in line
@@ -68,7 +68,8 @@ def test_refusing_banner(
 ) -> None:
     peer: SmtpPeer = request.getfixturevalue(fixture)
     code, _out, err = run(capsys, *probe_target(peer))
-    assert code == 3
+    # 421: busy, try later (could not complete); 554: the server refuses us (a finding)
+    assert code == (3 if "421" in fixture else 1)
     line = error_of(err)
     assert "banner failed" in line
     assert fixture[7:10] in line  # 421 / 554
@@ -96,7 +97,7 @@ def test_5xx_to_ehlo_and_helo(
     capsys: pytest.CaptureFixture[str], helo_refusing_peer: SmtpPeer
 ) -> None:
     code, _out, err = run(capsys, *probe_target(helo_refusing_peer))
-    assert code == 3
+    assert code == 1  # judged: the server refuses every greeting
     line = error_of(err)
     assert "HELO failed" in line
     assert "500" in line and "550" in line

@@ -19,6 +19,11 @@ from mailprobe.model import Failure, Finding
 
 POLICIES = ("none", "quarantine", "reject")
 _STRENGTH = {"none": 0, "quarantine": 1, "reject": 2}
+_POLICY_CODES = {
+    "none": "dmarc.policy-none",
+    "quarantine": "dmarc.policy-quarantine",
+    "reject": "dmarc.policy-reject",
+}
 _VERSION = re.compile(r"v[ \t]*=[ \t]*DMARC1[ \t]*(;|$)")
 _URI = re.compile(r"(?P<uri>[A-Za-z][A-Za-z0-9+.\-]*:[^!\s]+)(?:!(?P<size>[0-9]+[kmgtKMGT]?))?")
 _ADDRESS = re.compile(r"[^@\s,;]+@(?P<domain>[A-Za-z0-9](?:[A-Za-z0-9\-.]*[A-Za-z0-9])?)")
@@ -298,7 +303,7 @@ def _record_findings(domain: str, name: str, parsed: DmarcRecord) -> list[Findin
     policy = parsed.policy
     reports = ", ".join(parsed.aggregate_report_uris) or "nowhere"
     if policy is not None:
-        code = f"dmarc.policy-{policy}"
+        code = _POLICY_CODES[policy]
         findings.append(
             finding(
                 code,
