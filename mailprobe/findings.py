@@ -136,13 +136,6 @@ _ENTRIES: tuple[CatalogueEntry, ...] = (
         "The kind of mail server, guessed from its greeting",
         "Give the expected verb profile with --expect PROFILE to compare them.",
     ),
-    _e(
-        "check.unreachable",
-        FAIL,
-        "An exchanger address does not greet on the SMTP port",
-        "Check that the mail server runs and listens on the port tested ({subject}), and that "
-        "firewalls and port forwarding let that port in from the Internet.",
-    ),
     _e("dane.match", OK, "The certificate matches its TLSA record"),
     _e(
         "dane.mismatch",
@@ -463,31 +456,11 @@ _ENTRIES: tuple[CatalogueEntry, ...] = (
         "connector FQDN, Postfix myhostname).",
     ),
     _e(
-        "mx.banner-rejected",
-        WARN,
-        "The exchanger greets with a refusal instead of 220",
-        "The server refuses sessions from this client; check its connection filters.",
-    ),
-    _e(
         "mx.cname-target",
         WARN,
         "An MX record points at an alias (CNAME)",
         "Point the MX record at the canonical name that {subject} is an alias of, not at the "
         "alias.",
-    ),
-    _e(
-        "mx.connect-refused",
-        WARN,
-        "The connection to the exchanger is refused",
-        "Check that the mail server listens on port 25 on this address and that the firewall "
-        "forwards port 25 to it.",
-    ),
-    _e(
-        "mx.connect-timeout",
-        WARN,
-        "The exchanger cannot be reached (timeout or network error)",
-        "Check firewalls and that your network lets outbound port 25 through (many ISPs block "
-        "it); test from outside your network too.",
     ),
     _e(
         "mx.domain-nxdomain",
@@ -529,13 +502,6 @@ _ENTRIES: tuple[CatalogueEntry, ...] = (
         "The MX records have a very low TTL",
         "Use a TTL of an hour or more (e.g. 3600) unless a migration is under way; very low TTLs "
         "make delivery depend on every DNS lookup succeeding.",
-    ),
-    _e(
-        "mx.no-banner",
-        WARN,
-        "The exchanger accepts the connection but sends no greeting",
-        "A slow or silent greeting points to an overloaded server, a tarpit or a proxy that "
-        "accepts connections without a mail server behind it.",
     ),
     _e(
         "mx.no-public-exchanger",
@@ -749,13 +715,6 @@ _ENTRIES: tuple[CatalogueEntry, ...] = (
         "VRFY reveals which user names exist",
         "Disable VRFY (Postfix: disable_vrfy_command = yes) if that matters to you.",
     ),
-    _e(
-        "smtp.mail-refused",
-        FAIL,
-        "The test sender is refused at MAIL FROM",
-        "The null sender <> must be accepted (RFC 5321 section 4.5.5: bounces use it); check "
-        "sender restrictions.",
-    ),
     _e("smtp.recipient-not-tested", INFO, "No recipient tested besides postmaster (no --rcpt)"),
     _e("spf.fail-all", OK, "SPF ends in -all: unlisted senders fail"),
     _e(
@@ -957,13 +916,6 @@ _ENTRIES: tuple[CatalogueEntry, ...] = (
         WARN,
         "The server negotiated an outdated TLS version",
         "Enable TLS 1.2 and 1.3 on the server; TLS 1.0/1.1 are deprecated (RFC 8996).",
-    ),
-    _e(
-        "tls.starttls-failed",
-        FAIL,
-        "STARTTLS is offered but does not work",
-        "Check the certificate and key configured for SMTP and the TLS settings; senders that "
-        "insist on TLS cannot deliver.",
     ),
     _e(
         "tlsrpt.bad-uri",

@@ -15,6 +15,7 @@ import typer
 from mailprobe import __version__
 from mailprobe.cli import check as check_cmd
 from mailprobe.cli import ehlo as ehlo_cmd
+from mailprobe.cli import findings as findings_cmd
 from mailprobe.cli import mx as mx_cmd
 from mailprobe.cli import ndr as ndr_cmd
 from mailprobe.cli import relay as relay_cmd
@@ -67,6 +68,7 @@ app.command("mx")(mx_cmd.mx)
 app.command("ehlo")(ehlo_cmd.ehlo)
 app.command("relay-test")(relay_cmd.relay_test)
 app.command("check")(check_cmd.check)
+app.command("findings")(findings_cmd.findings)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -3,7 +3,7 @@
 Each check is an ``async`` function taking plain inputs and a resolver
 (``mailprobe.dns.Resolver``) and returning a frozen report with the records as published
 (kept even when broken), what was parsed from them, findings with stable codes (see
-``catalog.CATALOG`` and docs/policy.md) and ``Failure`` values for lookups that could not
+the catalogue ``mailprobe.findings``) and ``Failure`` values for lookups that could not
 complete: a timeout is never reported as a missing record.
 
 ::
@@ -32,7 +32,6 @@ import ssl
 from collections.abc import Iterable, Mapping, Sequence
 
 from mailprobe.checks.policy._lookup import QueryResolver, fqdn
-from mailprobe.checks.policy.catalog import CATALOG
 from mailprobe.checks.policy.dane import (
     DaneMatch,
     DaneReport,
@@ -67,7 +66,6 @@ from mailprobe.checks.policy.tlsrpt import TlsRptRecord, TlsRptReport, check_tls
 from mailprobe.model import Failure, Finding
 
 __all__ = [
-    "CATALOG",
     "DaneMatch",
     "DaneReport",
     "DkimKey",
