@@ -639,7 +639,9 @@ class _SmtpScript:
         if self.offered:
             session = await self._starttls(session)
         else:
-            self.findings.append(starttls_not_offered(profile, False, self.subject))
+            # A profile guessed from the banner never excuses missing TLS; one given is used.
+            given = profile if self.opts.expect else None
+            self.findings.append(starttls_not_offered(given, False, self.subject))
         if profile is not None:
             keywords = list(self.before) + [k for k in self.after if k not in self.before]
             comparison = compare_verbs(keywords, profile)

@@ -172,9 +172,10 @@ def test_starttls_handshake_failure(
     peer = smtp_peer_factory(
         ehlo=["PIPELINING", "STARTTLS"], rules={"STARTTLS": "220 2.0.0 Ready to start TLS"}
     )
-    code, _out, err = run(capsys, *probe_target(peer, timeout="3"))
-    assert code == 3
+    code, out, err = run(capsys, *probe_target(peer, timeout="3"))
+    assert code == 1  # the server answered: a broken STARTTLS is a finding, as in check
     assert "STARTTLS failed" in error_of(err)
+    assert "tls.handshake-failed" in out
 
 
 def test_unreachable_json_envelope(capsys: pytest.CaptureFixture[str]) -> None:

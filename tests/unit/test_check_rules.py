@@ -80,10 +80,13 @@ def test_guess_from_greeting_when_banner_is_bare() -> None:
 
 
 def test_step_status() -> None:
-    assert make_step("dns", [finding(Severity.OK, "a"), finding(Severity.INFO, "b")]).status == "ok"
-    assert make_step("dns", [finding(Severity.WARN, "a")]).status == "problem"
+    ok, info = finding(Severity.OK, "mx.ok"), finding(Severity.INFO, "mx.single")
+    assert make_step("dns", [ok, info]).status == "ok"
+    assert make_step("dns", [finding(Severity.WARN, "mx.ptr-missing")]).status == "problem"
     failure = Failure("reachability", "refused", "127.0.4.9", 25)
-    assert make_step("dns", [finding(Severity.FAIL, "a")], [failure]).status == "incomplete"
+    assert make_step("dns", [finding(Severity.FAIL, "mx.null-mixed")], [failure]).status == (
+        "incomplete"
+    )
     skipped = make_step("relay", skipped="--no-relay")
     assert (skipped.status, skipped.reason, skipped.findings) == ("skipped", "--no-relay", ())
 
@@ -91,9 +94,13 @@ def test_step_status() -> None:
 def test_step_findings_sorted_worst_first() -> None:
     step = make_step(
         "smtp",
-        [finding(Severity.OK, "a"), finding(Severity.FAIL, "b"), finding(Severity.WARN, "c")],
+        [
+            finding(Severity.OK, "tls.ok"),
+            finding(Severity.FAIL, "tls.expired"),
+            finding(Severity.WARN, "tls.expires-soon"),
+        ],
     )
-    assert [f.code for f in step.findings] == ["b", "c", "a"]
+    assert [f.code for f in step.findings] == ["tls.expired", "tls.expires-soon", "tls.ok"]
 
 
 def test_summary_top_fixes_fail_first_deduplicated() -> None:
@@ -117,7 +124,7 @@ def test_summary_top_fixes_fail_first_deduplicated() -> None:
 
 
 def test_summary_exit_codes() -> None:
-    assert summarize([make_step("dns", [finding(Severity.OK, "a")])]).exit_code == 0
+    assert summarize([make_step("dns", [finding(Severity.OK, "mx.ok")])]).exit_code == 0
     failure = Failure("reachability", "refused", "127.0.4.9", 25)
     incomplete = summarize([make_step("reachability", [], [failure])])
     assert (incomplete.exit_code, incomplete.status, incomplete.failures) == (3, "incomplete", 1)
