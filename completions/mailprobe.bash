@@ -16,10 +16,10 @@ _mailprobe() {
     case "$sub" in
         "") words="--json --timeout --config --no-color -v --verbose --version --help -h ndr mx ehlo relay-test check findings" ;;
         ndr) words="--file -f --list --class --subject --search --json --timeout --config --no-color -v --verbose --help -h" ;;
-        mx) words="-f --file --server -s --tcp --doh --dnssec --connect --smtp-port --concurrency --json --timeout --config --no-color -v --verbose --help -h" ;;
-        ehlo) words="--port -p --tls --mx --all --dns-server --helo --expect --expect-verbs --list-profiles --starttls --no-starttls --insecure --ca-file --tls-name --user --password-env --password-file --password --auth-mech --from --to --data --subject --body --transcript --session-timeout --json --timeout --config --no-color -v --verbose --help -h" ;;
-        relay-test) words="--port -p --mx --dns-server --domain --external --to --from --helo --connections -c --starttls --send --relay-only --user --password-env --password-file --password --auth-mech --transcript --session-timeout --json --timeout --config --no-color -v --verbose --help -h" ;;
-        check) words="-f --file --server -s --smtp-port --helo --expect --rcpt --no-relay --connections --mta-sts-url --ca-file --dkim-selector --html --dnssec --no-dnssec --allow-private --json --timeout --config --no-color -v --verbose --help -h" ;;
+        mx) words="-f --file --server -s --dns-server --tcp --doh --dnssec --connect --port -p --smtp-port --concurrency --json --timeout --config --no-color -v --verbose --help -h" ;;
+        ehlo) words="--port -p --smtp-port --tls --mx --all --server -s --dns-server --helo --expect --expect-verbs --list-profiles --starttls --no-starttls --insecure --ca-file --tls-name --user --password-env --password-file --password --auth-mech --from --to --rcpt --data --subject --body --transcript --session-timeout --json --timeout --config --no-color -v --verbose --help -h" ;;
+        relay-test) words="--port -p --smtp-port --mx --server -s --dns-server --domain --external --to --rcpt --from --helo --connections -c --starttls --send --relay-only --user --password-env --password-file --password --auth-mech --transcript --session-timeout --json --timeout --config --no-color -v --verbose --help -h" ;;
+        check) words="-f --file --server -s --dns-server --port -p --smtp-port --helo --expect --to --rcpt --no-relay --connections --mta-sts-url --ca-file --dkim-selector --html --dnssec --no-dnssec --allow-private --json --timeout --config --no-color -v --verbose --help -h" ;;
         findings) words="--json --timeout --config --no-color -v --verbose --help -h" ;;
     esac
     COMPREPLY=( $(compgen -W "$words" -- "$cur") )

@@ -715,7 +715,7 @@ _ENTRIES: tuple[CatalogueEntry, ...] = (
         "VRFY reveals which user names exist",
         "Disable VRFY (Postfix: disable_vrfy_command = yes) if that matters to you.",
     ),
-    _e("smtp.recipient-not-tested", INFO, "No recipient tested besides postmaster (no --rcpt)"),
+    _e("smtp.recipient-not-tested", INFO, "No recipient tested besides postmaster (no --to)"),
     _e("spf.fail-all", OK, "SPF ends in -all: unlisted senders fail"),
     _e(
         "spf.include-invalid",

@@ -552,7 +552,7 @@ def _timing_ms(session: SmtpSession, step: str) -> float | None:
 
 
 class _SmtpScript:
-    """EHLO, STARTTLS, MAIL, RCPT postmaster and ``--rcpt``, RSET, QUIT on one connection."""
+    """EHLO, STARTTLS, MAIL, RCPT postmaster and the given recipient, RSET, QUIT on one connection."""
 
     def __init__(self, exchange: _Exchange, session: SmtpSession) -> None:
         self.ex = exchange
@@ -960,7 +960,7 @@ def _rcpt_note(opts: CheckOptions, domain: str) -> list[Finding]:
         Finding(
             Severity.INFO,
             "smtp.recipient-not-tested",
-            f"no recipient of {domain} was tested besides postmaster (give one with --rcpt)",
+            f"no recipient of {domain} was tested besides postmaster (give one with --to)",
             "",
             domain,
         )

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
+from mailprobe.cli import names
 from mailprobe.cli.common import (
     ConfigOpt,
     DomainFileOpt,
@@ -42,14 +43,13 @@ def check(
     file: DomainFileOpt = None,
     server: list[str] | None = typer.Option(
         None,
-        "--server",
-        "-s",
+        *names.DNS_SERVER,
         metavar="ADDR[:PORT]",
         help="DNS server to ask (IPv6 as [::1]:53); repeat for fallbacks.",
         show_default=False,
     ),
     smtp_port: int = typer.Option(
-        25, "--smtp-port", min=1, max=65535, metavar="PORT", help="SMTP port of the exchangers."
+        25, *names.SMTP_PORT, min=1, max=65535, metavar="PORT", help="SMTP port of the exchangers."
     ),
     helo: HeloOpt = None,
     expect: str | None = typer.Option(
@@ -60,7 +60,7 @@ def check(
     ),
     rcpt: str | None = typer.Option(
         None,
-        "--rcpt",
+        *names.RECIPIENT,
         metavar="ADDR",
         help="A recipient in the domain that must be accepted at RCPT (never DATA).",
     ),
@@ -142,10 +142,10 @@ def check(
     if profile:
         get_profile(profile)
     if rcpt is not None:
-        check_argument(rcpt, "--rcpt")
+        check_argument(rcpt, "--to")
         local, at, where = rcpt.rpartition("@")
         if not at or not local or not where or " " in rcpt:
-            raise UsageError(f"--rcpt {rcpt!r} is not an address (user@domain)")
+            raise UsageError(f"--to {rcpt!r} is not an address (user@domain)")
     if ca_file is not None and not ca_file.is_file():
         raise UsageError(f"--ca-file {ca_file}: no such file")
     if mta_sts_url is not None and not mta_sts_url.lower().startswith(("https://", "http://")):

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import typer
 
+from mailprobe.cli import names
 from mailprobe.cli.common import (
     AuthMechOpt,
     ConfigOpt,
@@ -29,7 +30,7 @@ def ehlo(
         help="Server to probe: host name, IPv4, IPv6 (::1 or [::1]); default: host in the config.",
     ),
     port: int | None = typer.Option(
-        None, "--port", "-p", min=1, max=65535, help="TCP port (default 25; 465 with --tls)."
+        None, *names.SMTP_PORT, min=1, max=65535, help="TCP port (default 25; 465 with --tls)."
     ),
     tls: bool = typer.Option(False, "--tls", help="Implicit TLS from the first byte (SMTPS, 465)."),
     mx: str | None = typer.Option(
@@ -40,7 +41,7 @@ def ehlo(
     ),
     dns_server: str | None = typer.Option(
         None,
-        "--dns-server",
+        *names.DNS_SERVER,
         metavar="ADDR[:PORT]",
         help="DNS server for --mx (default: config, else the system resolver).",
     ),
@@ -83,7 +84,7 @@ def ehlo(
         None, "--from", metavar="ADDR", help="MAIL FROM address (default: sender in the config)."
     ),
     recipients: list[str] | None = typer.Option(
-        None, "--to", metavar="ADDR", help="RCPT TO address; repeat for more."
+        None, *names.RECIPIENT, metavar="ADDR", help="RCPT TO address; repeat for more."
     ),
     data: bool = typer.Option(
         False, "--data", help="Send a short test message (without it: RSET, QUIT, nothing sent)."

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from mailprobe.cli import names
 from mailprobe.cli.runtime import (
     apply_globals,
     emit,
@@ -75,7 +76,7 @@ def run_ehlo_command(a: EhloArgs) -> int:
     target, use_mx = _target(a.host, a.mx, a.all_exchangers, cfg)
     if a.dns_server is not None:
         if not use_mx:
-            raise UsageError("--dns-server only applies with --mx DOMAIN")
+            raise UsageError("--server only applies with --mx DOMAIN")
         from mailprobe.dns import parse_server
 
         parse_server(a.dns_server)  # a UsageError names the problem
@@ -278,17 +279,16 @@ _FLAGS = {
     "--data": "data",
 }
 _VALUES = {
-    "--port": "port",
-    "-p": "port",
+    **dict.fromkeys(names.SMTP_PORT, "port"),
+    **dict.fromkeys(names.DNS_SERVER, "dns_server"),
+    **dict.fromkeys(names.RECIPIENT, "recipients"),
     "--mx": "mx",
-    "--dns-server": "dns_server",
     "--helo": "helo",
     "--expect": "expect",
     "--expect-verbs": "expect_verbs",
     "--ca-file": "ca_file",
     "--tls-name": "tls_name",
     "--from": "sender",
-    "--to": "recipients",
     "--subject": "subject",
     "--body": "body",
     "--transcript": "transcript",
@@ -348,7 +348,7 @@ def _parse(args: Sequence[str]) -> tuple[EhloArgs, dict[str, Any]] | None:
                 return None
             if name in _GLOBAL_VALUES:
                 globals_[_GLOBAL_VALUES[name]] = value
-            elif name == "--to":
+            elif name in names.RECIPIENT:
                 values.setdefault("recipients", []).append(value)
             else:
                 values[_VALUES[name]] = value

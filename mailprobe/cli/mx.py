@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
+from mailprobe.cli import names
 from mailprobe.cli.common import (
     ConfigOpt,
     DomainFileOpt,
@@ -42,8 +43,7 @@ def mx(
     file: DomainFileOpt = None,
     server: list[str] | None = typer.Option(
         None,
-        "--server",
-        "-s",
+        *names.DNS_SERVER,
         metavar="ADDR[:PORT]",
         help="DNS server to ask (IPv6 as [::1]:53). Repeat to compare servers' answers.",
         show_default=False,
@@ -59,7 +59,7 @@ def mx(
         False, "--connect", help="Open port 25 of every exchanger address and read the greeting."
     ),
     smtp_port: int = typer.Option(
-        25, "--smtp-port", min=1, max=65535, metavar="PORT", help="Port for --connect."
+        25, *names.SMTP_PORT, min=1, max=65535, metavar="PORT", help="Port for --connect."
     ),
     concurrency: int | None = typer.Option(
         None,

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
+from mailprobe.cli import names
 from mailprobe.cli.common import (
     AuthMechOpt,
     ConfigOpt,
@@ -46,14 +47,14 @@ def relay_test(
         help="Server to test: host name, IPv4 or IPv6 address; default: host in the config.",
     ),
     port: int | None = typer.Option(
-        None, "--port", "-p", min=1, max=65535, help="TCP port (default 25)."
+        None, *names.SMTP_PORT, min=1, max=65535, help="TCP port (default 25)."
     ),
     mx: str | None = typer.Option(
         None, "--mx", metavar="DOMAIN", help="Test every address of every exchanger of DOMAIN."
     ),
     dns_server: str | None = typer.Option(
         None,
-        "--dns-server",
+        *names.DNS_SERVER,
         metavar="ADDR[:PORT]",
         help="DNS server for --mx and PTR lookups (default: config, else the system resolver).",
     ),
@@ -71,7 +72,7 @@ def relay_test(
     ),
     to: str | None = typer.Option(
         None,
-        "--to",
+        *names.RECIPIENT,
         metavar="ADDR",
         help="External recipient for the variants (a mailbox you read, needed for --send).",
     ),

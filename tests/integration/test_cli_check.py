@@ -414,7 +414,7 @@ def test_subprocess_json_no_progress(lab: Lab) -> None:
     [
         (["check", ""], "empty"),
         (["check", "a b"], "spaces"),
-        (["check", "healthy.test", "--rcpt", "no-at-sign"], "--rcpt"),
+        (["check", "healthy.test", "--rcpt", "no-at-sign"], "--to"),
         (["check", "healthy.test", "--expect", "nosuchprofile"], "unknown verb profile"),
         (["check", "healthy.test", "--helo", "bad\nname"], "control"),
         (["check", "healthy.test", "--server", "not-an-ip"], "not an IP address"),
