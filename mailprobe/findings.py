@@ -658,6 +658,7 @@ _ENTRIES: tuple[CatalogueEntry, ...] = (
         "Outside clients may send as your own domain",
         "Filter senders of your own domain on Internet-facing servers (Exchange sender "
         "filtering, Postfix check_sender_access or SPF checks), or require AUTH for them.",
+        advisory=True,
     ),
     _e("relay.not-tested", INFO, "Some relay variants were not tested (MAIL FROM refused)"),
     _e(
@@ -906,8 +907,8 @@ _ENTRIES: tuple[CatalogueEntry, ...] = (
         "smtpd_tls_security_level = may; Exchange: bind a certificate to SMTP).",
         also=(INFO, FAIL),
         rule=(
-            "fail when STARTTLS was required (ehlo --starttls); info when the expected profile makes STARTTLS "
-            "optional; warn otherwise"
+            "fail when STARTTLS was required (ehlo --starttls); info when the profile the user "
+            "expects (--expect) makes STARTTLS optional; warn otherwise"
         ),
     ),
     _e("tls.ok", OK, "TLS works with a trusted certificate for the name"),

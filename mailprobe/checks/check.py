@@ -288,12 +288,15 @@ def guess_server(banner: str, greeting: str = "") -> ServerGuess | None:
 
 
 def step_status(findings: Sequence[Finding], failures: Sequence[Failure]) -> StepStatus:
-    """ok / problem / incomplete, from what a step found."""
-    if failures:
-        return "incomplete"
-    if any(f.severity in (Severity.WARN, Severity.FAIL) for f in findings):
-        return "problem"
-    return "ok"
+    """ok / problem / incomplete, from what a step found: the one outcome rule per step."""
+    return _STEP_STATUS[exit_code_for(findings, failures)]
+
+
+_STEP_STATUS: dict[ExitCode, StepStatus] = {
+    ExitCode.HEALTHY: "ok",
+    ExitCode.PROBLEM: "problem",
+    ExitCode.INCOMPLETE: "incomplete",
+}
 
 
 def make_step(
@@ -552,7 +555,8 @@ def _timing_ms(session: SmtpSession, step: str) -> float | None:
 
 
 class _SmtpScript:
-    """EHLO, STARTTLS, MAIL, RCPT postmaster and the given recipient, RSET, QUIT on one connection."""
+    """EHLO, STARTTLS, MAIL, RCPT postmaster and the given recipient, RSET, QUIT: one
+    connection."""
 
     def __init__(self, exchange: _Exchange, session: SmtpSession) -> None:
         self.ex = exchange

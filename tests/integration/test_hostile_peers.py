@@ -248,14 +248,86 @@ def mx_args(peer: PeerServer, dns: DnsServerHandle, *extra: str) -> list[str]:
 RELAY_STEP = dict.fromkeys(BANNER_KINDS, "banner") | {"drop-mid-ehlo": "EHLO"}
 #: What the one error line says, beside the step.
 REASON = {
-    "tarpit": "timed out after 1 s",
+    "tarpit": "no banner came within 1 s",
     "binary": "not SMTP",
     "no-code": "not SMTP",
     "long-line": "not SMTP",
     "banner-421": "421 4.3.2",
     "banner-554": "554 5.7.1",
-    "drop-mid-ehlo": "disconnected",
+    "drop-mid-ehlo": "closed the connection",
 }
+#: The one diagnosis of each hostile peer in every command (mailprobe/smtp/failures.py):
+#: finding code, severity, exit code. Could not complete (3): the tarpit, a 421 greeting, a
+#: connection dropped; the server answered and was judged (1): not SMTP, a refused greeting.
+DIAGNOSIS = {
+    "tarpit": ("smtp.no-banner", "fail", 3),
+    "binary": ("smtp.not-smtp", "fail", 1),
+    "no-code": ("smtp.not-smtp", "fail", 1),
+    "long-line": ("smtp.not-smtp", "fail", 1),
+    "banner-421": ("smtp.greeting-deferred", "warn", 3),
+    "banner-554": ("smtp.greeting-refused", "fail", 1),
+    "drop-mid-ehlo": ("smtp.dropped", "fail", 3),
+}
+
+
+def all_findings(document: Any) -> set[tuple[str, str]]:
+    """(code, severity) of every finding anywhere in a JSON document."""
+    found: set[tuple[str, str]] = set()
+    stack = [document]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            if isinstance(item.get("code"), str) and item.get("severity") in SEVERITIES:
+                found.add((item["code"], item["severity"]))
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return found
+
+
+SEVERITIES = ("ok", "info", "warn", "fail")
+
+
+def ehlo_args(peer: PeerServer, dns: DnsServerHandle, *extra: str) -> list[str]:
+    del dns  # ehlo talks to the address directly
+    return [
+        "ehlo",
+        peer.address,
+        "--port",
+        str(peer.port),
+        "--helo",
+        HELO,
+        "--timeout",
+        "1",
+        *extra,
+    ]
+
+
+@pytest.mark.parametrize("kind", sorted(DIAGNOSIS))
+def test_one_diagnosis_in_every_command(
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    peer_factory: PeerFactory,
+    dns: DnsServerHandle,
+    kind: str,
+) -> None:
+    # The same peer gets the same finding (code and severity) and the same exit code from
+    # ehlo, relay-test, mx --connect and check. mx --connect reads only the greeting, so a
+    # peer that drops the connection after greeting has nothing wrong for it to see.
+    monkeypatch.setenv("MAILPROBE_SESSION_TIMEOUT", "4")
+    code_name, severity, exit_code = DIAGNOSIS[kind]
+    commands = {"ehlo": ehlo_args, "relay-test": relay_args, "mx": mx_args, "check": check_args}
+    if kind == "drop-mid-ehlo":
+        del commands["mx"]
+    for command, make_args in commands.items():
+        peer = start_peer(peer_factory, kind)
+        code, out, err = run(capsys, *make_args(peer, dns, "--json"))
+        assert err == "", (command, err)
+        document = json.loads(out)
+        assert (code_name, severity) in all_findings(document), (command, out)
+        assert code == exit_code, (command, out)
+        # never the old guesses: a port that answered is not "unreachable"
+        assert not {c for c, _s in all_findings(document)} & {"check.unreachable"}
 
 
 @pytest.mark.parametrize("kind", sorted(RELAY_STEP))
@@ -265,8 +337,9 @@ def test_relay_unreachable_peer(
     peer = start_peer(peer_factory, kind)
     step = RELAY_STEP[kind]
 
+    expected = DIAGNOSIS[kind][2]
     code, out, err = run(capsys, *relay_args(peer, dns))
-    assert code == 3, (out, err)
+    assert code == expected, (out, err)
     (line,) = error_lines(err)
     assert line.startswith(f"mailprobe: error: {step} failed {peer.address}:{peer.port}: ")
     assert REASON[kind] in line
@@ -274,10 +347,11 @@ def test_relay_unreachable_peer(
     assert "could not be reached" in " ".join(out.split())
 
     code, out, err = run(capsys, *relay_args(peer, dns, "--json"))
-    assert code == 3
+    assert code == expected
     assert err == ""
     document = json.loads(out)
-    assert document["exit_code"] == 3 and document["status"] == "incomplete"
+    assert document["exit_code"] == expected
+    assert document["status"] == ("incomplete" if expected == 3 else "problem")
     (error,) = document["errors"]
     assert error["step"] == step
     assert error["host"] == peer.address and error["port"] == peer.port
@@ -311,7 +385,7 @@ def test_relay_peer_silent_mid_battery_every_session(
     assert report["reconnects"] >= 1
     assert any(f["code"] == "relay.reconnects" for f in report["findings"])
     # the transcript says which step of the lost session timed out
-    assert "session lost (RCPT failed: timed out after 1 s)" in transcript.read_text()
+    assert "session lost (RCPT failed: no reply within 1 s)" in transcript.read_text()
     peer.wait_idle()
     assert not peer.transcript.saw_data()
 
@@ -331,7 +405,10 @@ def test_relay_peer_silent_for_good_mid_battery(
     assert document["status"] == "problem"
     result = document["results"]
     assert result["verdict"] == "inconclusive"
-    assert "could not open a new session: banner failed: timed out after 1 s" in result["reason"]
+    assert (
+        "could not open a new session: banner failed: connected, but no banner came within 1 s"
+        in (result["reason"])
+    )
     (report,) = result["reports"]
     outcomes = {v["outcome"] for v in report["variants"]}
     assert "rejected" in outcomes  # what was answered is kept
@@ -346,7 +423,7 @@ def test_relay_peer_silent_for_good_mid_battery(
     assert code == 1
     assert error_lines(err) == []
     assert "INCONCLUSIVE" in out
-    assert "banner failed: timed out after 1 s" in " ".join(out.split())
+    assert "banner failed: connected, but no banner came within 1 s" in " ".join(out.split())
 
 
 def test_relay_peer_silent_past_the_session_timeout(
@@ -366,7 +443,7 @@ def test_relay_overlong_ehlo_reply(
 ) -> None:
     peer = peer_factory.raw(garbage_reply_handler("EHLO", "long-line"), PEER_ADDRESS)
     code, out, err = run(capsys, *relay_args(peer, dns, "--json"))
-    assert code == 3, (out, err)
+    assert code == 1, (out, err)  # smtp.not-smtp: the server answered, not in SMTP
     (error,) = json.loads(out)["errors"]
     assert error["step"] == "EHLO"
     assert "overlong line" in error["message"] and "not SMTP" in error["message"]
@@ -397,30 +474,31 @@ def test_check_unreachable_exchanger(
     capsys: pytest.CaptureFixture[str], peer_factory: PeerFactory, dns: DnsServerHandle, kind: str
 ) -> None:
     peer = start_peer(peer_factory, kind)
+    expected = DIAGNOSIS[kind][2]
 
     code, out, err = run(capsys, *check_args(peer, dns))
-    assert code == 3, (out, err)
+    assert code == expected, (out, err)
     (line,) = error_lines(err)
     assert line.startswith(f"mailprobe: error: reachability failed {peer.address}:{peer.port}: ")
     assert REASON[kind] in line
     assert len(line) < 400
 
     code, out, err = run(capsys, *check_args(peer, dns, "--json"))
-    assert code == 3
+    assert code == expected
     assert err == ""
     document = json.loads(out)
-    assert document["status"] == "incomplete"
+    assert document["status"] == ("incomplete" if expected == 3 else "problem")
     (error,) = document["errors"]
     assert error["step"] == "reachability"
     assert error["host"] == peer.address and error["port"] == peer.port
     report = document["results"]
     steps = {step["name"]: step for step in report["steps"]}
-    assert steps["reachability"]["status"] == "incomplete"
+    assert steps["reachability"]["status"] == ("incomplete" if expected == 3 else "problem")
     assert steps["smtp"]["status"] == "skipped"
     assert steps["relay"]["status"] == "skipped"
     (reach,) = report["reachability"]
     assert reach["status"] in ("unreachable", "rejected")
-    assert any(f["code"] == "check.unreachable" for f in steps["reachability"]["findings"])
+    assert any(f["code"] == DIAGNOSIS[kind][0] for f in steps["reachability"]["findings"])
 
 
 @pytest.mark.parametrize("kind", ["drop-mid-ehlo", "silent-mid-battery"])
@@ -473,7 +551,7 @@ def test_check_overlong_ehlo_reply(
     monkeypatch.setenv("MAILPROBE_SESSION_TIMEOUT", "4")
     peer = peer_factory.raw(garbage_reply_handler("EHLO", "long-line"), PEER_ADDRESS)
     code, out, err = run(capsys, *check_args(peer, dns, "--json"))
-    assert code == 3, (out, err)
+    assert code == 1, (out, err)  # smtp.not-smtp, as in relay-test
     errors = json.loads(out)["errors"]
     assert [e["step"] for e in errors] == ["smtp EHLO", "relay EHLO"]
     assert all("not SMTP" in e["message"] for e in errors)
@@ -481,14 +559,15 @@ def test_check_overlong_ehlo_reply(
 
 # -- mx --connect ---------------------------------------------------------------------------------
 
-#: docs/mx.md: --connect reports per address (warnings), mx.unreachable when nothing greets.
+#: docs/mx.md: --connect reports per address the finding of its failure class, mx.unreachable
+#: when nothing greets.
 MX_STATUS = {
-    "tarpit": ("no-banner", "mx.no-banner"),
-    "binary": ("rejected", "mx.banner-rejected"),
-    "no-code": ("rejected", "mx.banner-rejected"),
-    "long-line": ("rejected", "mx.banner-rejected"),
-    "banner-421": ("rejected", "mx.banner-rejected"),
-    "banner-554": ("rejected", "mx.banner-rejected"),
+    "tarpit": ("no-banner", "smtp.no-banner"),
+    "binary": ("no-banner", "smtp.not-smtp"),
+    "no-code": ("no-banner", "smtp.not-smtp"),
+    "long-line": ("no-banner", "smtp.not-smtp"),
+    "banner-421": ("rejected", "smtp.greeting-deferred"),
+    "banner-554": ("rejected", "smtp.greeting-refused"),
     "drop-mid-ehlo": ("banner", None),
     "silent-mid-battery": ("banner", None),
     "silent-for-good": ("banner", None),
@@ -502,11 +581,12 @@ def test_mx_connect(
     peer = start_peer(peer_factory, kind)
     status, finding = MX_STATUS[kind]
 
+    expected = DIAGNOSIS[kind][2] if finding is not None else 1
     code, out, err = run(capsys, *mx_args(peer, dns, "--json"))
-    assert code == 1, (out, err)  # loopback exchanger (warn) at least; never 3: DNS worked
+    assert code == expected, (out, err)  # 1 at least: a loopback exchanger is a warning
     assert err == ""
     document = json.loads(out)
-    assert document["errors"] == []
+    assert (document["errors"] != []) == (expected == 3)
     (server,) = document["results"]["servers"]
     (exchanger,) = server["exchangers"]
     (address,) = exchanger["addresses"]
@@ -522,8 +602,8 @@ def test_mx_connect(
         assert "mx.unreachable" not in codes
 
     code, out, err = run(capsys, *mx_args(peer, dns))
-    assert code == 1
-    assert error_lines(err) == []
+    assert code == expected
+    assert len(error_lines(err)) == (1 if expected == 3 else 0)
     if finding is not None:
         assert finding in out
 
@@ -549,8 +629,7 @@ def test_real_process_against_a_tarpit(
         env=env,
         check=False,
     )
-    assert done.returncode == (1 if command == "mx" else 3), done
+    assert done.returncode == 3, done  # a tarpit: could not complete, in every command
     assert "Traceback" not in done.stderr and "Warning" not in done.stderr, done.stderr
-    if command != "mx":
-        (line,) = error_lines(done.stderr)
-        assert "timed out after 1 s" in line
+    (line,) = error_lines(done.stderr)
+    assert "no banner came within 1 s" in line

@@ -16,8 +16,9 @@ from mailprobe.model import Finding, Severity
 
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGE = ROOT / "mailprobe"
-CODE = re.compile(r"^(%s)\.[a-z0-9]+(-[a-z0-9]+)*$" % "|".join(findings.AREAS))
-CODE_PREFIX = re.compile(r"^(%s)\.\S*$" % "|".join(findings.AREAS))
+AREAS = "|".join(findings.AREAS)
+CODE = re.compile(rf"^({AREAS})\.[a-z0-9]+(-[a-z0-9]+)*$")
+CODE_PREFIX = re.compile(rf"^({AREAS})\.\S*$")
 
 
 def _sources() -> list[Path]:

@@ -20,7 +20,6 @@ from mailprobe.model import (
     worst_exit_code,
 )
 
-
 #: A catalogued code for each severity (Finding refuses codes the catalogue lacks).
 _CODES = {
     Severity.OK: "mx.ok",

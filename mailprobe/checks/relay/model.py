@@ -290,12 +290,10 @@ def report_exit_code(report: RelayReport) -> ExitCode:
     counts in ``check``) but leaves a CLOSED relay test at exit 0.
     """
     if report.failures and not report.variants:
-        return ExitCode.INCOMPLETE
+        # Nothing tested: the failure class decides (3 unreachable, 1 a server that answered
+        # badly), as in every other command.
+        return exit_code_for(report.findings, report.failures)
     if report.verdict != "closed":
         return ExitCode.PROBLEM
-    counted = [f for f in report.findings if f.code not in _ADVISORY_CODES]
-    return exit_code_for(counted, report.failures)
-
-
-#: Warnings that do not change the exit code of a CLOSED relay test.
-_ADVISORY_CODES = frozenset({"relay.internal-spoofing"})
+    # Failures after the battery started only make the verdict INCONCLUSIVE (exit 1, above).
+    return exit_code_for(report.findings)

@@ -37,6 +37,7 @@ from mailprobe.checks.relay.variants import Variant, build_variants
 from mailprobe.checks.relay.verdict import combine_reports, decide
 from mailprobe.errors import ProbeError
 from mailprobe.model import Failure
+from mailprobe.smtp.failures import failure_finding
 
 if TYPE_CHECKING:
     from mailprobe.dns import Resolver
@@ -225,6 +226,9 @@ def _unreachable(
     host: str, opts: RelayOptions, failure: Failure, battery: _Battery, started: float
 ) -> RelayReport:
     reason = f"the server could not be reached: {_why(failure)}"
+    where = battery.address or opts.address or host
+    subject = f"[{where}]:{opts.port}" if ":" in where else f"{where}:{opts.port}"
+    failed = failure_finding(failure, subject)
     return RelayReport(
         target=host,
         address=battery.address or opts.address,
@@ -246,7 +250,7 @@ def _unreachable(
         connections_opened=len(battery.conns),
         reconnects=0,
         seconds=round(time.monotonic() - started, 3),
-        findings=(),
+        findings=(failed,) if failed is not None else (),
         failures=(failure,),
         _transcripts=_transcripts(battery),
     )
