@@ -46,6 +46,12 @@ class Settings:
     concurrency: int = 64
     #: Where the file layer came from (None when no file was read); not a setting.
     config_file: str | None = None
+    #: (key, where its value came from) for every value not built in; not a setting.
+    origins: tuple[tuple[str, str], ...] = ()
+
+    def origin(self, key: str) -> str:
+        """Where the value of ``key`` came from, in words ("built-in" when not set)."""
+        return dict(self.origins).get(key, "built-in")
 
 
 _KINDS: dict[str, type] = {
@@ -157,5 +163,8 @@ def load_settings(
             raise ConfigError(str(path), None, "file does not exist")
         file_values = _read_file(path)
         config_file = str(path)
-    merged = {**file_values, **_read_env(env)}
-    return Settings(**merged, config_file=config_file)
+    env_values = _read_env(env)
+    merged = {**file_values, **env_values}
+    origins = {key: f"config key '{key}' in {config_file}" for key in file_values}
+    origins.update({key: f"MAILPROBE_{key.upper()}" for key in env_values})
+    return Settings(**merged, config_file=config_file, origins=tuple(sorted(origins.items())))

@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import re
 import time
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Literal
@@ -57,6 +56,7 @@ from mailprobe.errors import ProbeError
 from mailprobe.model import ExitCode, Failure, Finding, Severity, exit_code_for
 from mailprobe.smtp.failures import failure_finding, is_incomplete
 from mailprobe.smtp.replies import says_relay_denied
+from mailprobe.smtp.servers import ServerGuess, guess_server
 
 if TYPE_CHECKING:
     from mailprobe.checks.mx import MxReport
@@ -90,32 +90,6 @@ PRIVATE_CODES = frozenset({"mx.non-public-address", "mx.no-public-exchanger"})
 #: How servers announce themselves, checked in order against the banner and EHLO greeting:
 #: (pattern, key, title, verb profile or None). Servers without a profile get no verb
 #: complaints: their verb sets vary too much with configuration.
-SERVER_GUESSES: tuple[tuple[str, str, str, str | None], ...] = (
-    (
-        r"\.protection\.outlook\.com|\boutlook\.com\b",
-        "microsoft365",
-        "Microsoft 365 (Exchange Online)",
-        "exchange-internet",
-    ),
-    (
-        r"Microsoft ESMTP MAIL Service, Version: 5\.0\.",
-        "exchange2000",
-        "Exchange 2000 (Windows 2000 SMTP service)",
-        "exchange2000",
-    ),
-    (
-        r"Microsoft ESMTP MAIL Service, Version: 6\.0\.",
-        "exchange2003",
-        "Exchange 2003 (Windows 2003 SMTP service)",
-        "exchange2003",
-    ),
-    (r"Microsoft ESMTP MAIL Service", "exchange", "Microsoft Exchange", "exchange-internet"),
-    (r"\bgsmtp\b|\bmx\.google\.com\b", "google", "Google (Gmail / Workspace)", None),
-    (r"\bPostfix\b", "postfix", "Postfix", "postfix"),
-    (r"\bExim\b", "exim", "Exim", None),
-    (r"\bSendmail\b", "sendmail", "Sendmail", None),
-)
-
 #: Severity order for the "most important fixes" of the summary.
 _TOP_FIXES = 3
 
@@ -136,6 +110,8 @@ class CheckOptions:
     smtp_port: int = 25
     helo: str = FALLBACK_HELO
     expect: str | None = None
+    #: Where ``expect`` came from, in words (an option, a config key, a variable).
+    expect_origin: str = "--expect"
     rcpt: str | None = None
     sender: str = ""
     relay: bool = True
@@ -191,16 +167,6 @@ class Reachability:
     banner: tuple[str, ...] = ()
     banner_code: int | None = None
     message: str = ""
-
-
-@dataclasses.dataclass(frozen=True)
-class ServerGuess:
-    """What kind of server this is: guessed from the banner, or given with ``--expect``."""
-
-    key: str
-    title: str
-    profile: str | None
-    source: str
 
 
 @dataclasses.dataclass(frozen=True)
@@ -276,15 +242,6 @@ class CheckReport:
 
 
 # --- pure helpers ----------------------------------------------------------------------------
-
-
-def guess_server(banner: str, greeting: str = "") -> ServerGuess | None:
-    """The kind of server from its banner (and EHLO greeting), or None when unknown."""
-    text = f"{banner} {greeting}"
-    for pattern, key, title, profile in SERVER_GUESSES:
-        if re.search(pattern, text, re.IGNORECASE):
-            return ServerGuess(key, title, profile, "banner")
-    return None
 
 
 def step_status(findings: Sequence[Finding], failures: Sequence[Failure]) -> StepStatus:
@@ -630,7 +587,11 @@ class _SmtpScript:
                 if profile is not None
                 else "no verb profile for it, so its EHLO verbs are not judged"
             )
-            how = "given with --expect" if self.server.source == "--expect" else "from its banner"
+            how = (
+                "from its banner"
+                if self.server.source == "banner"
+                else f"given with {self.server.source}"
+            )
             self._add(Severity.INFO, "check.server-guess", f"{what} ({how}); {verbs}")
         else:
             self._add(
@@ -662,7 +623,9 @@ class _SmtpScript:
     def _profile(self) -> VerbProfile | None:
         if self.opts.expect:
             profile = get_profile(self.opts.expect)
-            self.server = ServerGuess(profile.name, profile.title, profile.name, "--expect")
+            self.server = ServerGuess(
+                profile.name, profile.title, profile.name, self.opts.expect_origin
+            )
             return profile
         if self.server is None or self.server.profile is None:
             return None

@@ -776,6 +776,7 @@ class _Probe:
         self.step = "connect"
         self.banner: Reply | None = None
         self.greeting_command: str | None = None
+        self.ehlo_reply_first: str | None = None
         self.advertised: Advertised | None = None
         self.advertised_after_tls: Advertised | None = None
         self.tls: TlsReport | None = None
@@ -863,6 +864,8 @@ class _Probe:
     async def _hello(self, session: SmtpSession) -> Advertised:
         self.step = "EHLO"
         reply = await session.hello()
+        if self.ehlo_reply_first is None:
+            self.ehlo_reply_first = reply.lines[0] if reply.lines else ""
         self.greeting_command = "HELO" if session.used_helo else "EHLO"
         if session.used_helo:
             advertised = parse_ehlo_reply(reply.lines[:1])
@@ -1101,6 +1104,18 @@ class _Probe:
 
     # -- the report
 
+    def _guessed_profile(self) -> VerbProfile | None:
+        """Without ``--expect``, the verb profile of the server the banner names (as check)."""
+        if self.banner is None or self.ehlo_reply_first is None:
+            return None
+        from mailprobe.smtp.servers import guess_server
+
+        guess = guess_server(" ".join(self.banner.lines), self.ehlo_reply_first)
+        if guess is None or guess.profile is None:
+            return None
+        self._note(f"verb profile {guess.profile}: {guess.title}, guessed from the banner")
+        return get_profile(guess.profile)
+
     def report(self) -> EhloReport:
         r = self.request
         transcript: list[TranscriptLine] = []
@@ -1114,14 +1129,15 @@ class _Probe:
                     dataclasses.replace(timing, started_at=round(timing.started_at + offset, 4))
                 )
             address = session.address or address
-        if r.profile is not None and self.advertised is not None:
+        profile = r.profile or self._guessed_profile()
+        if profile is not None and self.advertised is not None:
             keywords = list(self.advertised.keywords)
             if self.advertised_after_tls is not None:
                 keywords += [k for k in self.advertised_after_tls.keywords if k not in keywords]
-            comparison: VerbComparison | None = compare_verbs(keywords, r.profile)
+            comparison: VerbComparison | None = compare_verbs(keywords, profile)
             assert comparison is not None
             subject = _subject(r.host, address, r.port)
-            verb_findings = diagnose_verbs(comparison, r.profile, subject)
+            verb_findings = diagnose_verbs(comparison, profile, subject)
         else:
             comparison = None
             verb_findings = ()

@@ -161,6 +161,7 @@ def check(
         smtp_port=smtp_port,
         helo=helo_text,
         expect=profile,
+        expect_origin="--expect" if expect else cfg.origin("expect"),
         rcpt=rcpt,
         sender="",
         relay=not no_relay,

@@ -91,9 +91,17 @@ def run_ehlo_command(a: EhloArgs) -> int:
         raise UsageError(f"--ca-file {a.ca_file}: no such file")
     if (a.insecure or a.ca_file) and a.starttls is False and not a.tls:
         warn_line("--insecure/--ca-file have no effect with --no-starttls")
-    from_addr = _address(a.sender if a.sender is not None else cfg.sender, "--from")
-    to_addrs = tuple(
-        _recipient(r) for r in (a.recipients or ([cfg.recipient] if cfg.recipient else []))
+    from_addr = (
+        _address(a.sender, "--from")
+        if a.sender is not None
+        else _address(cfg.sender, cfg.origin("sender"))
+    )
+    to_addrs = (
+        tuple(_recipient(r) for r in a.recipients)
+        if a.recipients
+        else tuple(
+            _address(r, cfg.origin("recipient")) or "" for r in [cfg.recipient] if cfg.recipient
+        )
     )
     if a.data and not to_addrs:
         raise UsageError("--data needs at least one --to address")

@@ -241,11 +241,13 @@ def _ptr_lookup(resolver: Resolver) -> Callable[[str], Awaitable[str | None]]:
 
 
 def _config_sender(cfg: Settings) -> str | None:
-    # A configured sender that is not a plain address is ignored rather than refused.
+    """The configured sender, refused like --from would be, naming where it came from."""
     value = cfg.sender
-    if value and "@" in value and not any(ch in value for ch in " <>"):
-        return value
-    return None
+    if value is None:
+        return None
+    if "@" not in value or any(ch in value for ch in " <>") or has_control_chars(value):
+        raise UsageError(f"{cfg.origin('sender')}: {value!r} is not an address (user@domain)")
+    return value
 
 
 def _write_transcript(path: Path, run: RelayRun) -> None:

@@ -4,6 +4,9 @@ accepts exactly the names typer declares for the options it handles."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import pytest
 import typer
 
 from mailprobe.cli import ehlo_run, names
@@ -46,10 +49,35 @@ def test_quick_path_accepts_exactly_the_typer_names_of_its_options() -> None:
         assert quick_names == declared, (dest, quick_names, declared)
 
 
-def test_ehlo_mx_with_server_is_accepted(capsys: object) -> None:
+def test_ehlo_mx_with_server_is_accepted() -> None:
     # `ehlo --mx DOMAIN --server X` once failed with "No such option"; now a DNS answer is
     # needed, so a bad address must be the error, not the option name.
     from mailprobe.cli.app import main
 
     code = main(["ehlo", "--mx", "example.test", "--server", "not an address"])
     assert code == 2
+
+
+def test_a_bad_sender_from_the_environment_is_named_in_every_command(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    # ehlo once blamed --from (never given) and relay-test ignored the value silently.
+    from mailprobe.cli.app import main
+
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path))
+    monkeypatch.setenv("MAILPROBE_SENDER", "not an address")
+    for args in (["ehlo", "127.0.0.1", "--port", "9"], ["relay-test", "127.0.0.1", "--port", "9"]):
+        assert main(args) == 2, args
+        err = capsys.readouterr().err
+        assert "MAILPROBE_SENDER" in err and "--from" not in err, err
+
+
+def test_settings_say_where_each_value_came_from(tmp_path: Path) -> None:
+    from mailprobe.config import load_settings
+
+    path = tmp_path / "config.toml"
+    path.write_text('expect = "postfix"\nhelo = "probe.example.org"\n', encoding="utf-8")
+    cfg = load_settings(path, {"MAILPROBE_HELO": "env.example.org"})
+    assert cfg.origin("expect") == f"config key 'expect' in {path}"
+    assert cfg.origin("helo") == "MAILPROBE_HELO"
+    assert cfg.origin("timeout") == "built-in"

@@ -61,6 +61,8 @@ def finding(severity: Severity, code: str, fix: str = "", subject: str = "x") ->
             "exchange-internet",
         ),
         ("mx.google.com ESMTP d2e1a72fcca58-7 - gsmtp", "google", None),
+        ("mail.example.org ESMTP OpenSMTPD", "opensmtpd", None),
+        ("mx.example.org ESMTP Haraka/3.0.3 ready", "haraka", None),
     ],
 )
 def test_guess_server(banner: str, key: str, profile: str | None) -> None:
