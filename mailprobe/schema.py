@@ -39,7 +39,7 @@ RESULTS = {
 _NAMESPACE_MODULES = (
     "mailprobe.model",
     "mailprobe.dns",
-    "mailprobe.checks.smtp",
+    "mailprobe.smtp.session",
     "mailprobe.checks.mx",
     "mailprobe.checks.ehlo",
     "mailprobe.checks.relay",

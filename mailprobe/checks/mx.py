@@ -35,7 +35,7 @@ from mailprobe.model import ExitCode, Failure, Finding, Severity, exit_code_for
 from mailprobe.smtp.failures import failure_finding, is_incomplete
 
 if TYPE_CHECKING:
-    from mailprobe.checks.smtp import Reply, SmtpSession
+    from mailprobe.smtp.session import Reply, SmtpSession
 
 #: MX TTLs below this many seconds (in an authoritative answer) are reported.
 LOW_TTL_SECONDS = 300
@@ -686,8 +686,8 @@ _STATUS_BY_KIND = {
 async def probe_banner(address: str, port: int, timeout: float) -> BannerProbe:
     """Connect to ``address``:``port`` with the SMTP engine in banner-only mode (greeting,
     then QUIT), within ``timeout`` per step."""
-    from mailprobe.checks.smtp import SmtpSession
     from mailprobe.errors import ProbeError
+    from mailprobe.smtp.session import SmtpSession
 
     session = SmtpSession(address, port, address=address, timeout=timeout)
     try:

@@ -122,10 +122,10 @@ def check(
     cfg = settings()
     from mailprobe.checks.check import CheckOptions
     from mailprobe.checks.ehlo import get_profile
-    from mailprobe.checks.smtp import check_argument
     from mailprobe.cli.mx import _collect_domains
     from mailprobe.cli.smtp_options import resolve_helo
     from mailprobe.dns import parse_domain, parse_server
+    from mailprobe.smtp.session import check_argument
 
     if not domains and file is None:
         raise UsageError("give at least one domain, or -f FILE (see 'mailprobe check --help')")

@@ -18,7 +18,7 @@ from mailprobe.render.findings import render_findings
 
 if TYPE_CHECKING:
     from mailprobe.checks.relay import RelayReport, RelayRun, VariantResult
-    from mailprobe.checks.smtp import Reply
+    from mailprobe.smtp.session import Reply
 
 _VERDICT_STYLE = {"open": "bold red", "closed": "bold green", "inconclusive": "bold yellow"}
 _OUTCOME_STYLE = {

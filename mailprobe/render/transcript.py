@@ -25,7 +25,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from mailprobe.checks.smtp import StepTiming, TranscriptLine
+from mailprobe.smtp.session import StepTiming, TranscriptLine
 
 SIDE_MARKS = {"client": "C:", "server": "S:", "note": "* "}
 _STYLES = {"client": "bold", "server": "", "note": "dim italic"}

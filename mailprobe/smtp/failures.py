@@ -1,6 +1,6 @@
 """Every way an SMTP probe can fail, classified once for every command.
 
-A failure of the SMTP engine (``mailprobe.checks.smtp.SmtpSession``) carries a ``kind`` from
+A failure of the SMTP engine (``mailprobe.smtp.session.SmtpSession``) carries a ``kind`` from
 ``KINDS``. The kind decides, identically in ``ehlo``, ``relay-test``, ``mx --connect`` and
 ``check``:
 

@@ -21,10 +21,10 @@ from mailprobe.checks.check import (
     summarize,
 )
 from mailprobe.checks.ehlo import CommandResult
-from mailprobe.checks.smtp import TranscriptLine
 from mailprobe.model import Failure, Finding, Severity, envelope
 from mailprobe.render.check import render_check
 from mailprobe.render.html import render_html
+from mailprobe.smtp.session import TranscriptLine
 
 EVIL_BANNER = "mx.evil.test ESMTP <script>console.error('pwned')</script> & <b>bold</b>"
 

@@ -17,7 +17,8 @@ from mailprobe.checks.ehlo import (
     is_helo_name,
     redact_value,
 )
-from mailprobe.checks.smtp import Redactor, Reply
+from mailprobe.smtp.redact import Redactor
+from mailprobe.smtp.session import Reply
 
 
 def test_default_helo_name(monkeypatch: pytest.MonkeyPatch) -> None:

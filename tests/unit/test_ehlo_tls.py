@@ -5,8 +5,8 @@ from __future__ import annotations
 import ssl
 
 from mailprobe.checks.ehlo import tls_findings, tls_report
-from mailprobe.checks.smtp import TlsInfo
 from mailprobe.model import Severity
+from mailprobe.smtp.tls import TlsInfo
 
 NOW = ssl.cert_time_to_seconds("Jun  1 00:00:00 2026 GMT")
 

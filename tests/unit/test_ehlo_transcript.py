@@ -6,13 +6,13 @@ import io
 
 from rich.console import Console
 
-from mailprobe.checks.smtp import StepTiming, TranscriptLine
 from mailprobe.render.transcript import (
     format_line,
     render_transcript,
     timings_summary,
     transcript_text,
 )
+from mailprobe.smtp.session import StepTiming, TranscriptLine
 
 LINES = [
     TranscriptLine(0.0, "note", "connecting to 192.0.2.1:25"),

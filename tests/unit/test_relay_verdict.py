@@ -19,9 +19,9 @@ from mailprobe.checks.relay import (
     relay_findings,
     server_name_from_greeting,
 )
-from mailprobe.checks.smtp import Reply
 from mailprobe.errors import UsageError
 from mailprobe.model import Severity
+from mailprobe.smtp.session import Reply
 
 
 def reply(code: int, text: str = "") -> Reply:

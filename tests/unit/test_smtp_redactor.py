@@ -8,8 +8,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from mailprobe.checks.smtp import REDACTED, Redactor, check_argument
 from mailprobe.errors import UsageError
+from mailprobe.smtp.redact import REDACTED, Redactor
+from mailprobe.smtp.session import check_argument
 
 
 def test_every_form_of_the_secret_is_replaced() -> None:

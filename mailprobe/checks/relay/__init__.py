@@ -79,9 +79,9 @@ from mailprobe.checks.relay.verdict import (
     decide,
     enumeration_from,
 )
-from mailprobe.checks.smtp import Reply as Reply
 from mailprobe.model import Failure as Failure
 from mailprobe.model import Finding as Finding
+from mailprobe.smtp.session import Reply as Reply
 
 __all__ = [
     "AUTH_MECHANISMS",

@@ -36,9 +36,9 @@ from mailprobe.checks.relay.model import (
 )
 from mailprobe.checks.relay.variants import BatteryNames, Variant
 from mailprobe.checks.relay.verdict import classify, enumeration_from
-from mailprobe.checks.smtp import Reply, SmtpSession
 from mailprobe.errors import ProbeError
 from mailprobe.model import Failure
+from mailprobe.smtp.session import Reply, SmtpSession
 
 #: AUTH mechanisms the authenticated relay check can use, in order of preference.
 AUTH_MECHANISMS: tuple[str, ...] = ("PLAIN", "LOGIN", "CRAM-MD5")

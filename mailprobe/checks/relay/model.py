@@ -18,9 +18,9 @@ from typing import Literal
 
 from mailprobe.checks.relay.names import check_address, check_domain
 from mailprobe.checks.relay.variants import BatteryNames, SkippedVariant, VariantKind
-from mailprobe.checks.smtp import Reply, TranscriptLine, check_argument
 from mailprobe.errors import UsageError
 from mailprobe.model import ExitCode, Failure, Finding, exit_code_for, worst_exit_code
+from mailprobe.smtp.session import Reply, TranscriptLine, check_argument
 
 Outcome = Literal[
     "accepted",

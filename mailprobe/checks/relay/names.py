@@ -13,8 +13,8 @@ from __future__ import annotations
 import ipaddress
 import re
 
-from mailprobe.checks.smtp import Reply, check_argument
 from mailprobe.errors import UsageError
+from mailprobe.smtp.session import Reply, check_argument
 
 _HOST_NAME = re.compile(
     r"^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,62})(?:\.[A-Za-z0-9-]{1,63})+\.?$"

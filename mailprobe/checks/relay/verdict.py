@@ -22,8 +22,8 @@ from mailprobe.checks.relay.model import (
     VariantResult,
     Verdict,
 )
-from mailprobe.checks.smtp import Reply
 from mailprobe.model import Failure
+from mailprobe.smtp.session import Reply
 
 #: Outcomes that show the server refused to relay the variant.
 CLOSED_OUTCOMES: frozenset[str] = frozenset({"rejected", "refused-temporarily", "auth-required"})

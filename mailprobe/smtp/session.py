@@ -4,7 +4,8 @@
 through aiosmtplib (``execute_command`` for verbs aiosmtplib has no method for), and records
 every line sent and received with its time since the connection started. Secrets never enter
 the transcript: AUTH payloads are recorded as ``********`` at the moment they are sent, and a
-``Redactor`` scrubs any text that leaves the session as a second line of defence.
+``Redactor`` (``mailprobe.smtp.redact``) scrubs any text that leaves the session as a second
+line of defence. What a TLS handshake showed is a ``TlsInfo`` (``mailprobe.smtp.tls``).
 
 Replies to MAIL, RCPT, DATA, VRFY and friends are returned as ``Reply`` values whatever their
 code, so callers classify them (a relay test must keep a 550 as data, not as an exception).
@@ -27,7 +28,6 @@ import re
 import socket
 import ssl
 import time
-from collections.abc import Iterable
 from typing import TYPE_CHECKING, Literal
 
 from mailprobe.errors import (
@@ -38,12 +38,13 @@ from mailprobe.errors import (
 )
 from mailprobe.model import Failure
 from mailprobe.smtp.failures import classify, describe
+from mailprobe.smtp.redact import REDACTED, Redactor
+from mailprobe.smtp.tls import TlsInfo, decode_der_certificate, tls_info_from_cert
 from mailprobe.text import clean_line, has_control_chars
 
 if TYPE_CHECKING:
     import aiosmtplib
 
-REDACTED = "********"
 _ENHANCED = re.compile(r"^([245])\.(\d{1,3})\.(\d{1,3})(?=\s|$)")
 
 Side = Literal["client", "server", "note"]
@@ -101,55 +102,12 @@ class StepTiming:
     ok: bool
 
 
-@dataclasses.dataclass(frozen=True)
-class TlsInfo:
-    """What a TLS handshake produced, and what we think of the certificate."""
-
-    version: str | None
-    cipher: str | None
-    subject: str | None
-    issuer: str | None
-    sans: tuple[str, ...]
-    not_before: str | None
-    not_after: str | None
-    verified: bool
-    verify_error: str | None
-    checked_name: str | None
-    name_matches: bool | None
-
-
 class CertificateRejected(ProtocolFailure):
     """The server's certificate failed verification (the session cannot continue safely)."""
 
     def __init__(self, failure: Failure, verify_error: str) -> None:
         super().__init__(failure)
         self.verify_error = verify_error
-
-
-class Redactor:
-    """Replaces secrets (and their base64 forms) in any text with ``********``."""
-
-    def __init__(self, secrets: Iterable[str] = ()) -> None:
-        self._needles: list[str] = []
-        for secret in secrets:
-            self.add(secret)
-
-    def add(self, secret: str, *extra_forms: str) -> None:
-        """Register a secret; its base64 form (with and without padding) is added too."""
-        forms = [secret, *extra_forms]
-        for form in list(forms):
-            encoded = base64.b64encode(form.encode("utf-8")).decode("ascii")
-            forms.extend([encoded, encoded.rstrip("=")])
-        for form in forms:
-            if len(form) >= 3 and form not in self._needles:
-                self._needles.append(form)
-        self._needles.sort(key=len, reverse=True)
-
-    def __call__(self, text: str) -> str:
-        for needle in self._needles:
-            if needle in text:
-                text = text.replace(needle, REDACTED)
-        return text
 
 
 def check_argument(value: str, what: str) -> str:
@@ -655,119 +613,3 @@ def _cert_error_text(exc: BaseException) -> str:
             return clean_line(current.verify_message or str(current), 200)
         current = current.__cause__ or current.__context__
     return clean_line(str(exc), 200)
-
-
-def decode_der_certificate(der: bytes) -> dict[str, object] | None:
-    """Decode a DER certificate into the dict shape of ``SSLSocket.getpeercert()``.
-
-    Uses the standard library's certificate decoder (via a temporary PEM file); returns None
-    when that is unavailable or the certificate cannot be read.
-    """
-    import os
-    import tempfile
-
-    decoder = getattr(getattr(ssl, "_ssl", None), "_test_decode_cert", None)
-    if decoder is None:
-        return None
-    fd, path = tempfile.mkstemp(suffix=".pem")
-    try:
-        with os.fdopen(fd, "w") as handle:
-            handle.write(ssl.DER_cert_to_PEM_cert(der))
-        decoded = decoder(path)
-    except (OSError, ValueError, ssl.SSLError):
-        return None
-    finally:
-        os.unlink(path)
-    return decoded if isinstance(decoded, dict) else None
-
-
-def _rdn_text(rdns: object) -> str | None:
-    if not isinstance(rdns, tuple | list):
-        return None
-    parts: list[str] = []
-    for rdn in rdns:
-        for pair in rdn:
-            if isinstance(pair, tuple | list) and len(pair) == 2:
-                parts.append(f"{pair[0]}={pair[1]}")
-    return clean_line(", ".join(parts)) if parts else None
-
-
-def tls_info_from_cert(
-    cert: dict[str, object],
-    *,
-    version: str | None,
-    cipher: str | None,
-    verified: bool,
-    checked_name: str | None,
-    verify_error: str | None = None,
-) -> TlsInfo:
-    """Summarise a decoded certificate (``getpeercert()`` shape) and check the name."""
-    sans_raw = cert.get("subjectAltName", ())
-    sans: list[str] = []
-    if isinstance(sans_raw, tuple | list):
-        for entry in sans_raw:
-            if (
-                isinstance(entry, tuple | list)
-                and len(entry) == 2
-                and entry[0]
-                in (
-                    "DNS",
-                    "IP Address",
-                )
-            ):
-                sans.append(clean_line(str(entry[1]), 255))
-    subject = _rdn_text(cert.get("subject"))
-    common_names = [
-        str(pair[1])
-        for rdn in (cert.get("subject") or ())  # type: ignore[attr-defined]
-        for pair in rdn
-        if isinstance(pair, tuple | list) and len(pair) == 2 and pair[0] == "commonName"
-    ]
-    matches = name_matches_certificate(checked_name, sans, common_names) if checked_name else None
-    not_before = cert.get("notBefore")
-    not_after = cert.get("notAfter")
-    return TlsInfo(
-        version=version,
-        cipher=cipher,
-        subject=subject,
-        issuer=_rdn_text(cert.get("issuer")),
-        sans=tuple(sans),
-        not_before=str(not_before) if not_before else None,
-        not_after=str(not_after) if not_after else None,
-        verified=verified,
-        verify_error=verify_error if not verified else None,
-        checked_name=checked_name,
-        name_matches=matches,
-    )
-
-
-def name_matches_certificate(
-    name: str, sans: Iterable[str], common_names: Iterable[str] = ()
-) -> bool:
-    """RFC 6125 style match: SANs first (wildcard only as the whole left-most label); the
-    common name is used only when the certificate has no DNS/IP SANs."""
-    import ipaddress
-
-    wanted = name.rstrip(".").lower()
-    try:
-        wanted_ip: ipaddress.IPv4Address | ipaddress.IPv6Address | None = ipaddress.ip_address(
-            wanted.strip("[]")
-        )
-    except ValueError:
-        wanted_ip = None
-    candidates = [s.lower().rstrip(".") for s in sans] or [c.lower() for c in common_names]
-    for pattern in candidates:
-        if wanted_ip is not None:
-            try:
-                if ipaddress.ip_address(pattern) == wanted_ip:
-                    return True
-            except ValueError:
-                continue
-            continue
-        if pattern == wanted:
-            return True
-        if pattern.startswith("*.") and "." in wanted:
-            head, _, rest = wanted.partition(".")
-            if head and rest == pattern[2:] and "." in rest:
-                return True
-    return False
