@@ -51,12 +51,12 @@ from mailprobe.checks.ehlo import (
     tls_findings,
     tls_report,
 )
-from mailprobe.checks.smtp import CertificateRejected, SmtpSession, TranscriptLine
 from mailprobe.errors import ProbeError
 from mailprobe.model import ExitCode, Failure, Finding, Severity, exit_code_for
 from mailprobe.smtp.failures import failure_finding, is_incomplete
 from mailprobe.smtp.replies import says_relay_denied
 from mailprobe.smtp.servers import ServerGuess, guess_server
+from mailprobe.smtp.session import CertificateRejected, SmtpSession, TranscriptLine
 
 if TYPE_CHECKING:
     from mailprobe.checks.mx import MxReport
@@ -336,8 +336,12 @@ def _subject(host: str, address: str, port: int) -> str:
 class _Exchange:
     """Reachability, SMTP and relay of one exchanger (all its addresses)."""
 
-    def __init__(self, target: Target, domain: str, opts: CheckOptions) -> None:
+    def __init__(
+        self, target: Target, domain: str, opts: CheckOptions, also: Sequence[str] = ()
+    ) -> None:
         self.target = target
+        #: Other exchangers whose addresses are all among this one's: probed once, here.
+        self.also = tuple(also)
         self.domain = domain
         self.opts = opts
         self.reach: list[Reachability] = []
@@ -346,6 +350,11 @@ class _Exchange:
         self.smtp: SmtpCheck | None = None
         self.relay: RelayReport | None = None
         self.skipped: str | None = None
+
+    @property
+    def label(self) -> str:
+        """The exchanger's name, with the names of those that share its addresses."""
+        return ", ".join((self.target.host, *self.also))
 
     def _session(self, address: str, verify: bool = True) -> SmtpSession:
         return SmtpSession(
@@ -361,7 +370,7 @@ class _Exchange:
     async def _open(self, address: str) -> SmtpSession | None:
         """Connect and read the banner of one address; record its reachability."""
         host, port = self.target.host, self.opts.smtp_port
-        subject = _subject(host, address, port)
+        subject = _subject(self.label, address, port)
         no_route = _no_local_route(address, port)
         if no_route:
             # A limit of where mailprobe runs (typically no IPv6), not a fault of the server.
@@ -523,7 +532,7 @@ class _SmtpScript:
         self.host = exchange.target.host
         assert session.address is not None
         self.address = session.address
-        self.subject = _subject(self.host, self.address, self.opts.smtp_port)
+        self.subject = _subject(exchange.label, self.address, self.opts.smtp_port)
         self.findings: list[Finding] = []
         self.failure: Failure | None = None
         self.server: ServerGuess | None = None
@@ -811,7 +820,7 @@ async def run_check(
         policy_task = asyncio.ensure_future(_policy_lookups(ascii_name, resolver, targets, opts))
         progress("policy", "running")
 
-    exchanges = [_Exchange(t, ascii_name, opts) for t in targets or []]
+    exchanges = _exchanges(targets or [], ascii_name, opts)
     relay_tasks: list[asyncio.Task[RelayReport]] = []
 
     def start_relay(host: str, address: str) -> asyncio.Task[RelayReport]:
@@ -850,13 +859,20 @@ async def run_check(
             steps.append(make_step(name, skipped=f"DNS step: {reason}"))
     else:
         unreachable = [ex.skipped for ex in exchanges if ex.skipped]
-        steps.append(
-            make_step(
-                "reachability",
-                [f for ex in exchanges for f in ex.reach_findings],
-                [f for ex in exchanges for f in ex.reach_failures],
+        if any(ex.target.addresses for ex in exchanges):
+            steps.append(
+                make_step(
+                    "reachability",
+                    [f for ex in exchanges for f in ex.reach_findings],
+                    [f for ex in exchanges for f in ex.reach_failures],
+                    skipped_parts=[
+                        ex.skipped for ex in exchanges if ex.skipped and not ex.target.addresses
+                    ],
+                )
             )
-        )
+        else:
+            # Nothing to reach is not "reachable": the DNS step says why (dangling names).
+            steps.append(make_step("reachability", skipped="DNS step: no exchanger has an address"))
         smtp_checks = [ex.smtp for ex in exchanges if ex.smtp is not None]
         if smtp_checks:
             steps.append(
@@ -954,6 +970,39 @@ async def _relay(host: str, address: str, domain: str, opts: CheckOptions) -> Re
     return dataclasses.replace(report, failures=failures)
 
 
+def _exchanges(targets: Sequence[Target], domain: str, opts: CheckOptions) -> list[_Exchange]:
+    """One ``_Exchange`` per exchanger, except that an exchanger whose addresses are all
+    another's is probed once, with it (its findings name both)."""
+    owners: dict[str, Target] = {}
+    also: dict[str, list[str]] = {}
+    kept: list[Target] = []
+    for target in targets:
+        if any(t.host == target.host for t in kept) or any(target.host in a for a in also.values()):
+            continue  # the same name listed twice (mx.duplicate-exchanger says so)
+        own = [a for a in target.addresses if a not in owners]
+        if target.addresses and not own:
+            also.setdefault(owners[target.addresses[0]].host, []).append(target.host)
+            continue
+        kept.append(dataclasses.replace(target, addresses=tuple(own)))
+        for address in own:
+            owners[address] = target
+    return [_Exchange(t, domain, opts, also.get(t.host, ())) for t in kept]
+
+
+def _tlsa_hosts(targets: Sequence[Target]) -> list[str]:
+    """Exchangers that can have TLSA records: host names, not IP literals (mx.ip-literal
+    already reports those; _25._tcp.<address> is no name to ask)."""
+    import ipaddress
+
+    names = []
+    for target in targets:
+        try:
+            ipaddress.ip_address(target.host.strip("[]"))
+        except ValueError:
+            names.append(target.host)
+    return names
+
+
 @dataclasses.dataclass(frozen=True)
 class _Lookups:
     spf: SpfReport
@@ -977,14 +1026,14 @@ async def _policy_lookups(
         check_tlsrpt,
     )
 
-    hosts = [t.host for t in targets]
+    hosts = _tlsa_hosts(targets)
     addresses = list(dict.fromkeys(a for t in targets for a in t.addresses))
     verify: ssl.SSLContext | bool = True
     if opts.ca_file:
         verify = ssl.create_default_context(cafile=opts.ca_file)
     tlsa = [resolver.query(f"_25._tcp.{h}", "TLSA") for h in hosts]
     spf, dmarc, mta_sts, tls_rpt, dkim, _tlsa = await asyncio.gather(
-        check_spf(domain, resolver, addresses),
+        check_spf(domain, resolver, addresses, null_mx=not targets),
         check_dmarc(domain, resolver),
         check_mta_sts(
             domain,
@@ -1012,11 +1061,11 @@ async def _policy_finish(
     from mailprobe.checks.policy import PolicyReport, check_dane
 
     found = await lookups
-    hosts = [t.host for t in targets]
+    hosts = _tlsa_hosts(targets)
     dane = await asyncio.gather(*(check_dane(h, resolver, certificates.get(h)) for h in hosts))
     return PolicyReport(
         domain,
-        tuple(hosts),
+        tuple(t.host for t in targets),
         tuple(dict.fromkeys(a for t in targets for a in t.addresses)),
         found.spf,
         found.dmarc,

@@ -45,7 +45,8 @@ from tests.support.postfix import PostfixFactory, PostfixInstance, postfix_avail
 
 REPO = Path(__file__).resolve().parents[2]
 DOMAINS_ACCEPTED = (
-    "healthy.test, openrelay.test, notls.test, badsts.test, twospf.test, dead.test, unknown.test"
+    "healthy.test, openrelay.test, notls.test, badsts.test, twospf.test, dead.test, unknown.test, "
+    "shared.test"
 )
 
 
@@ -202,6 +203,18 @@ def start_lab(directory: Path) -> Lab:
         + "mx2 A 127.0.4.9\n",
         "unknown.test": _zone("unknown.test", [(10, "mx.unknown.test")], spf=["v=spf1 mx -all"])
         + "mx A 127.0.4.4\n",
+        # two exchangers on one address; an IP literal as MX; a dangling MX; a null MX
+        "shared.test": _zone(
+            "shared.test",
+            [(10, "mx1.healthy.test"), (20, "backup.shared.test")],
+            spf=["v=spf1 ip4:127.0.4.1 -all"],
+        )
+        + "backup A 127.0.4.1\n",
+        "literal.test": _zone("literal.test", [(10, "127.0.4.1")], spf=["v=spf1 -all"]),
+        "dangling.test": _zone(
+            "dangling.test", [(10, "nowhere.dangling.test")], spf=["v=spf1 -all"]
+        ),
+        "nullmx.test": '@ MX 0 .\n_dmarc TXT "v=DMARC1; p=reject"\n',
         "4.0.127.in-addr.arpa": "1 PTR mx1.healthy.test.\n2 PTR mx.openrelay.test.\n"
         "3 PTR mx.notls.test.\n4 PTR mx.unknown.test.\n9 PTR mx2.dead.test.\n",
     }
@@ -534,3 +547,43 @@ def test_unknown_server_gets_no_verb_complaints(
     found = codes(steps_of(doc)["smtp"])
     assert found["check.server-guess"] == "info"
     assert not any(code.startswith("ehlo.") for code in found)
+
+
+# -- verdicts seen wrong on real runs -------------------------------------------------------------
+
+
+def test_exchangers_sharing_an_address_are_probed_once(
+    lab: Lab, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, doc = run_json(capsys, lab.args("shared.test", None, "--no-relay"))
+    results = doc["results"]
+    assert [r["address"] for r in results["reachability"]] == ["127.0.4.1"]
+    assert len(results["smtp"]) == 1
+    subjects = {f["subject"] for f in steps_of(doc)["smtp"]["findings"]}
+    assert any("mx1.healthy.test, backup.shared.test" in s for s in subjects), subjects
+    assert code in (0, 1)
+
+
+def test_ip_literal_mx_asks_no_tlsa_and_completes(
+    lab: Lab, capsys: pytest.CaptureFixture[str]
+) -> None:
+    before = len(lab.dns.queries)
+    code, doc = run_json(capsys, lab.args("literal.test", None, "--no-relay"))
+    asked = lab.dns.queries[before:]
+    assert not [q for q in asked if q[1] == "TLSA"], asked
+    assert code != 3, doc["errors"]
+    assert "mx.ip-literal" in codes(steps_of(doc)["dns"])
+
+
+def test_nothing_to_reach_is_skipped_not_ok(lab: Lab, capsys: pytest.CaptureFixture[str]) -> None:
+    code, doc = run_json(capsys, lab.args("dangling.test", None, "--no-relay"))
+    reach = steps_of(doc)["reachability"]
+    assert reach["status"] == "skipped"
+    assert "no exchanger has an address" in reach["reason"]
+    assert code == 1  # the dangling MX is a DNS finding
+
+
+def test_null_mx_is_advised_spf_minus_all(lab: Lab, capsys: pytest.CaptureFixture[str]) -> None:
+    _code, doc = run_json(capsys, lab.args("nullmx.test", None, "--no-relay"))
+    (missing,) = [f for f in steps_of(doc)["policy"]["findings"] if f["code"] == "spf.missing"]
+    assert "'v=spf1 -all'" in missing["fix"] and "mx -all" not in missing["fix"]

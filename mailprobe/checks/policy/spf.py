@@ -125,15 +125,26 @@ class SpfReport:
 # --- the check -------------------------------------------------------------------------------
 
 
+#: The advice for a domain with a null MX: it has no exchangers, so "mx" would list nothing.
+_NULL_MX_SPF = (
+    "The domain takes no mail (null MX); if it sends none either, publish 'v=spf1 -all' at "
+    "{domain} so that receivers refuse mail forged in its name; otherwise list its real "
+    "senders with ip4:/ip6:/include: and end with -all."
+)
+
+
 async def check_spf(
     domain: str,
     resolver: QueryResolver,
     exchanger_addresses: Iterable[str | IpAddress] = (),
+    *,
+    null_mx: bool = False,
 ) -> SpfReport:
     """Check the SPF record of ``domain`` and whether each exchanger address may send as it.
 
     A lookup that cannot complete (timeout, SERVFAIL) is returned as a ``Failure``; it never
-    turns into "no SPF record".
+    turns into "no SPF record". ``null_mx``: the domain declares it takes no mail (RFC 7505),
+    so the advice for a missing record is the record of a domain that sends none either.
     """
     domain = fqdn(domain)
     top = await lookup_txt(resolver, domain, "spf TXT")
@@ -146,7 +157,12 @@ async def check_spf(
         return SpfReport(
             domain,
             findings=(
-                finding("spf.missing", f"{domain} publishes no SPF record{hint}", domain=domain),
+                finding(
+                    "spf.missing",
+                    f"{domain} publishes no SPF record{hint}",
+                    domain=domain,
+                    fix=_NULL_MX_SPF if null_mx else None,
+                ),
             ),
         )
     if len(records) > 1:
