@@ -56,7 +56,12 @@ from mailprobe.model import ExitCode, Failure, Finding, Severity, exit_code_for
 from mailprobe.smtp.failures import failure_finding, is_incomplete
 from mailprobe.smtp.replies import says_relay_denied
 from mailprobe.smtp.servers import ServerGuess, guess_server
-from mailprobe.smtp.session import CertificateRejected, SmtpSession, TranscriptLine
+from mailprobe.smtp.session import (
+    CertificateRejected,
+    ConnectionLimits,
+    SmtpSession,
+    TranscriptLine,
+)
 
 if TYPE_CHECKING:
     from mailprobe.checks.mx import MxReport
@@ -122,6 +127,9 @@ class CheckOptions:
     allow_private: bool = False
     timeout: float = 10.0
     session_timeout: float = 60.0
+    #: Connections at once per exchanger address, SMTP step and relay battery together (a
+    #: run may share one across domains); None: ``connections`` per address for this check.
+    limits: ConnectionLimits | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -365,6 +373,7 @@ class _Exchange:
             timeout=self.opts.timeout,
             tls_verify=verify,
             ca_file=self.opts.ca_file,
+            limits=self.opts.limits,
         )
 
     async def _open(self, address: str) -> SmtpSession | None:
@@ -802,6 +811,8 @@ async def run_check(
     from mailprobe.dns import parse_domain
 
     opts = options or CheckOptions()
+    if opts.limits is None:
+        opts = dataclasses.replace(opts, limits=ConnectionLimits(opts.connections))
     ascii_name, unicode_name = parse_domain(domain)
     if opts.expect:
         get_profile(opts.expect)  # a bad profile is a usage error before any connection
@@ -963,6 +974,7 @@ async def _relay(host: str, address: str, domain: str, opts: CheckOptions) -> Re
         timeout=opts.timeout,
         session_timeout=opts.session_timeout,
         ca_file=opts.ca_file,
+        limits=opts.limits,
     )
     report = await check_relay(host, options)
     # "relay EHLO", like "smtp EHLO": which part of the check the failed step belongs to

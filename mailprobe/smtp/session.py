@@ -117,6 +117,24 @@ def check_argument(value: str, what: str) -> str:
     return value
 
 
+class ConnectionLimits:
+    """At most ``per_address`` connections at once to one address and port, shared by every
+    session of a run (check's SMTP script and relay battery, a batch), so that mailprobe never
+    trips a server's per-client connection limit by itself."""
+
+    def __init__(self, per_address: int = 4, wait_seconds: float = 120.0) -> None:
+        self.per_address = max(1, per_address)
+        self.wait_seconds = wait_seconds
+        self._slots: dict[tuple[str, int], asyncio.Semaphore] = {}
+
+    def slot(self, address: str, port: int) -> asyncio.Semaphore:
+        """The semaphore of one address and port."""
+        key = (address, port)
+        if key not in self._slots:
+            self._slots[key] = asyncio.Semaphore(self.per_address)
+        return self._slots[key]
+
+
 class SmtpSession:
     """One recorded SMTP conversation with one server address.
 
@@ -139,8 +157,15 @@ class SmtpSession:
         ca_file: str | None = None,
         tls_server_name: str | None = None,
         redactor: Redactor | None = None,
+        limits: ConnectionLimits | None = None,
+        greeting_retries: int = 2,
     ) -> None:
         self.host = host
+        self.limits = limits
+        self.greeting_retries = greeting_retries
+        #: Whether a 421 "come back later" greeting had to be waited out.
+        self.throttled = False
+        self._slot: asyncio.Semaphore | None = None
         self.port = port
         self.address = address
         self.helo_name = check_argument(helo_name, "HELO name")
@@ -238,7 +263,27 @@ class SmtpSession:
         return seen
 
     async def open(self) -> Reply:
-        """Resolve, connect, (TLS on 465) and read the banner; 421/554 greetings raise."""
+        """Resolve, connect, (TLS on 465) and read the banner; 421/554 greetings raise.
+
+        A 421 greeting that asks to come back later (too many connections, a rate limit) is
+        retried after a pause, ``greeting_retries`` times, before it is reported: a server's
+        per-client limit is a reason to wait, never a diagnosis of its own.
+        """
+        from mailprobe.smtp.failures import is_throttling
+
+        for attempt in range(self.greeting_retries + 1):
+            try:
+                return await self._open_once()
+            except ProtocolFailure as exc:
+                if attempt == self.greeting_retries or not is_throttling(exc.failure):
+                    raise
+                pause = min(float(2**attempt), self.timeout)
+                self.throttled = True
+                self.note(f"throttled by the server: trying again in {pause:g} s")
+                await asyncio.sleep(pause)
+        raise AssertionError("unreachable")  # pragma: no cover - the loop returns or raises
+
+    async def _open_once(self) -> Reply:
         import aiosmtplib
 
         self._t0 = time.monotonic()
@@ -248,6 +293,7 @@ class SmtpSession:
         started = self._now()
         loop = asyncio.get_running_loop()
         for family, addr in candidates:
+            await self._take_slot(addr)
             self.note(f"connecting to {_hostport(addr, self.port)}")
             candidate = socket.socket(family, socket.SOCK_STREAM)
             candidate.setblocking(False)
@@ -257,6 +303,7 @@ class SmtpSession:
                 )
             except (OSError, TimeoutError) as exc:
                 candidate.close()
+                self._give_slot()
                 last_error = exc
                 self.address = addr
                 continue
@@ -318,6 +365,30 @@ class SmtpSession:
             if isinstance(transport, asyncio.Transport):
                 transport.abort()
             self._smtp.close()
+        self._give_slot()
+
+    async def _take_slot(self, address: str) -> None:
+        """Wait for a free connection to ``address`` under the run's ``limits``."""
+        if self.limits is None:
+            return
+        slot = self.limits.slot(address, self.port)
+        wait = self.limits.wait_seconds
+        try:
+            await asyncio.wait_for(slot.acquire(), wait)
+        except TimeoutError:
+            raise ProbeError(
+                self._failure(
+                    "connect",
+                    f"no free connection to this address within {wait:g} s "
+                    f"(mailprobe keeps at most {self.limits.per_address} at once)",
+                )
+            ) from None
+        self._slot = slot
+
+    def _give_slot(self) -> None:
+        if self._slot is not None:
+            self._slot.release()
+            self._slot = None
 
     def abort(self) -> None:
         """The same as ``close`` (kept for callers that say what they mean)."""

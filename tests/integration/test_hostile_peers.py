@@ -633,3 +633,81 @@ def test_real_process_against_a_tarpit(
     assert "Traceback" not in done.stderr and "Warning" not in done.stderr, done.stderr
     (line,) = error_lines(done.stderr)
     assert "no banner came within 1 s" in line
+
+
+# -- a server with a per-client connection limit ---------------------------------------------------
+
+
+class LimitedServer:
+    """A closed, Postfix-like peer that allows ``limit`` connections at once per client and
+    greets the next one with 421 (as Postfix's anvil or Exim's smtp_accept_max_per_host do)."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.active = 0
+        self.most = 0
+        self.refused = 0
+
+    async def __call__(self, conn: PeerConnection) -> None:
+        if self.active >= self.limit:
+            self.refused += 1
+            await conn.send_lines([f"421 4.7.0 {MX_HOST} Error: too many connections from you"])
+            return
+        self.active += 1
+        self.most = max(self.most, self.active)
+        try:
+            await conn.send_lines([f"220 {MX_HOST} ESMTP Postfix"])
+            while (line := await conn.readline()) is not None:
+                verb = line.split(" ", 1)[0].upper()
+                if verb == "EHLO":
+                    await conn.send_lines([f"250-{MX_HOST}", "250-PIPELINING", "250 8BITMIME"])
+                elif verb == "RCPT":
+                    address = line.partition("<")[2].rpartition(">")[0].lower()
+                    own = address.endswith(f"@{DOMAIN}") and not any(
+                        ch in address[: -len(DOMAIN) - 1] for ch in '%!"@'
+                    )
+                    await conn.send_lines(
+                        ["250 2.1.5 Ok"] if own else ["554 5.7.1 Relay access denied"]
+                    )
+                elif verb in ("VRFY", "EXPN"):
+                    await conn.send_lines(["502 5.5.1 Command not implemented"])
+                elif verb == "QUIT":
+                    await conn.send_lines(["221 2.0.0 Bye"])
+                    return
+                else:
+                    await conn.send_lines(["250 2.0.0 Ok"])
+        finally:
+            self.active -= 1
+
+
+@pytest.mark.parametrize("connections", ["2", "4"])
+def test_check_stays_within_a_per_client_connection_limit(
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    peer_factory: PeerFactory,
+    dns: DnsServerHandle,
+    connections: str,
+) -> None:
+    # A server that allows 2 connections per client once made check report "STARTTLS failed"
+    # after a 421. With --connections 2 mailprobe never opens more than 2 at once; with 4 the
+    # server's 421 "too many connections" is waited out and retried, never a verdict.
+    monkeypatch.setenv("MAILPROBE_SESSION_TIMEOUT", "30")
+    server = LimitedServer(limit=2)
+    peer = peer_factory.raw(server, PEER_ADDRESS)
+    args = check_args(peer, dns, "--json", "--connections", connections)
+    args[args.index("--timeout") + 1] = "3"
+    code, out, _err = run(capsys, *args)
+    document = json.loads(out)
+    found = {c for c, _s in all_findings(document)}
+    assert not {c for c in found if c.startswith("tls.") and c != "tls.not-offered"}, found
+    assert not found & {"smtp.greeting-deferred", "smtp.service-closing"}, found
+    assert document["errors"] == [], document["errors"]
+    (relay,) = document["results"]["relay"]
+    assert relay["verdict"] == "closed", relay["reason"]
+    assert server.most <= 2
+    if connections == "2":
+        assert server.refused == 0  # mailprobe kept to the limit by itself
+    else:
+        assert server.refused > 0  # the 421s happened, and were waited out
+    assert code == 1  # loopback exchanger, no STARTTLS: warnings, not errors
+    peer.wait_idle()

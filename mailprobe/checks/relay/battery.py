@@ -106,6 +106,7 @@ class _Battery:
             timeout=opts.timeout,
             tls_verify=opts.tls_verify,
             ca_file=opts.ca_file,
+            limits=opts.limits,
         )
         conn = _Conn(label=label, session=session)
         self.conns.append(conn)

@@ -20,7 +20,7 @@ from mailprobe.checks.relay.names import check_address, check_domain
 from mailprobe.checks.relay.variants import BatteryNames, SkippedVariant, VariantKind
 from mailprobe.errors import UsageError
 from mailprobe.model import ExitCode, Failure, Finding, exit_code_for, worst_exit_code
-from mailprobe.smtp.session import Reply, TranscriptLine, check_argument
+from mailprobe.smtp.session import ConnectionLimits, Reply, TranscriptLine, check_argument
 
 Outcome = Literal[
     "accepted",
@@ -80,6 +80,8 @@ class RelayOptions:
     ca_file: str | None = None
     probes: bool = True
     ptr_lookup: Callable[[str], Awaitable[str | None]] | None = None
+    #: Connections per address shared with the other probes of a run (check), if any.
+    limits: ConnectionLimits | None = None
 
     def validated(self) -> RelayOptions:
         """Refuse control characters and malformed names (exit 2) before any connection."""
