@@ -4,7 +4,8 @@
 
     MailprobeError                 exit_code, one-line str()
     ├── UsageError                 exit 2: bad arguments, bad input text
-    │   └── ConfigError            exit 2: bad config file or MAILPROBE_* variable (file, key)
+    │   ├── ConfigError            exit 2: bad config file or MAILPROBE_* variable (file, key)
+    │   └── InputError             exit 2: a bad value, named by its field; cli/ names the option
     └── ProbeError                 exit 3: a network step could not complete (carries a Failure)
         ├── StepTimeout            also a TimeoutError
         ├── PeerUnreachable        also a ConnectionError (refused, reset, dropped)
@@ -44,6 +45,25 @@ class ConfigError(UsageError):
         self.key = key
         where = f"{source}: key '{key}'" if key else source
         super().__init__(f"config {where}: {problem}")
+
+
+class InputError(UsageError):
+    """A bad input value raised by library code, which speaks no CLI: it names the *field*
+    (``sender``, ``domain``); the CLI turns the field into the option or config key the value
+    came from (``cli/names.py``) when it reports the error."""
+
+    def __init__(self, field: str, problem: str) -> None:
+        self.field = field
+        self.problem = problem
+        super().__init__(f"{field} {problem}")
+
+    def worded(self, names: dict[str, str]) -> str:
+        """The error with each field called by its name in ``names`` (options, config keys);
+        the problem may mention other fields as ``<field>``."""
+        problem = self.problem
+        for field, name in names.items():
+            problem = problem.replace(f"<{field}>", name)
+        return f"{names.get(self.field, self.field)} {problem}"
 
 
 class ProbeError(MailprobeError):

@@ -11,7 +11,7 @@ import sys
 from collections.abc import Sequence
 
 from mailprobe.cli.runtime import error_line, reset_globals
-from mailprobe.errors import MailprobeError
+from mailprobe.errors import InputError, MailprobeError
 from mailprobe.model import ExitCode
 
 
@@ -26,7 +26,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             import traceback
 
             traceback.print_exc()
-        error_line(str(exc))
+        error_line(_worded(exc))
         return _exit(exc.exit_code, argv)
     except KeyboardInterrupt:
         error_line("interrupted")
@@ -71,6 +71,15 @@ def _run(args: list[str]) -> object:
 
     command = typer.main.get_command(app)
     return command.main(args=args, prog_name="mailprobe", standalone_mode=False)
+
+
+def _worded(exc: MailprobeError) -> str:
+    """The error line; a library input error gets the name of the option it came from."""
+    if isinstance(exc, InputError):
+        from mailprobe.cli.names import FIELD_OPTIONS
+
+        return exc.worded(FIELD_OPTIONS)
+    return str(exc)
 
 
 def _usage_line(exc: Exception) -> str:

@@ -10,3 +10,17 @@ DNS_SERVER = ("--server", "-s", "--dns-server")
 SMTP_PORT = ("--port", "-p", "--smtp-port")
 #: A recipient address for RCPT TO.
 RECIPIENT = ("--to", "--rcpt")
+
+#: The option a library input field is given with, for ``errors.InputError`` messages (the
+#: CLI checks values that came from the config file or environment itself, naming their
+#: origin, before they reach the library).
+FIELD_OPTIONS = {
+    "sender": "--from",
+    "to": "--to",
+    "domain": "--domain",
+    "external": "--external",
+    "connections": "--connections",
+    "helo": "--helo",
+    "send": "--send",
+    "expect_verbs": "--expect-verbs",
+}

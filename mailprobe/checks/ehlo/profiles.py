@@ -14,9 +14,9 @@ from collections.abc import Iterable
 from typing import Any, Literal
 
 from mailprobe.checks.ehlo.parse import verb_keyword
-from mailprobe.errors import UsageError
+from mailprobe.errors import InputError, UsageError
 from mailprobe.model import Finding, Severity
-from mailprobe.smtp.session import check_argument
+from mailprobe.text import has_control_chars
 
 
 @dataclasses.dataclass(frozen=True)
@@ -94,13 +94,14 @@ def profile_from_verbs(text: str) -> VerbProfile:
     """A profile from ``--expect-verbs "A,B,C"``: exactly these; anything else is a warning."""
     verbs = [v.strip() for v in text.split(",") if v.strip()]
     if not verbs:
-        raise UsageError("--expect-verbs needs a comma-separated list of EHLO keywords")
+        raise InputError("expect_verbs", "needs a comma-separated list of EHLO keywords")
     for verb in verbs:
-        check_argument(verb, "--expect-verbs entry")
+        if has_control_chars(verb):
+            raise InputError("expect_verbs", "contains a control character (CR, LF, ...)")
     keywords = [verb_keyword(v) for v in verbs]
     return VerbProfile(
         name="custom",
-        title="the verbs given with --expect-verbs",
+        title="the verbs given",
         required=tuple(verbs),
         unexpected=Severity.WARN,
         starttls="expected" if "STARTTLS" in keywords else "optional",

@@ -18,9 +18,10 @@ from typing import Literal
 
 from mailprobe.checks.relay.names import check_address, check_domain
 from mailprobe.checks.relay.variants import BatteryNames, SkippedVariant, VariantKind
-from mailprobe.errors import UsageError
+from mailprobe.errors import InputError, UsageError
 from mailprobe.model import ExitCode, Failure, Finding, exit_code_for, worst_exit_code
-from mailprobe.smtp.session import ConnectionLimits, Reply, TranscriptLine, check_argument
+from mailprobe.smtp.session import ConnectionLimits, Reply, TranscriptLine
+from mailprobe.text import has_control_chars
 
 Outcome = Literal[
     "accepted",
@@ -86,22 +87,22 @@ class RelayOptions:
     def validated(self) -> RelayOptions:
         """Refuse control characters and malformed names (exit 2) before any connection."""
         if not 1 <= self.connections <= 32:
-            raise UsageError("--connections must be between 1 and 32")
+            raise InputError("connections", "must be between 1 and 32")
         if self.domain is not None:
-            check_domain(self.domain, "--domain")
+            check_domain(self.domain, "domain")
         if self.external is not None:
-            check_domain(self.external, "--external")
+            check_domain(self.external, "external")
         if self.to is not None:
-            check_address(self.to, "--to")
+            check_address(self.to, "to")
         if self.sender is not None:
-            check_argument(self.sender, "--from")
             if "@" in self.sender:
-                check_address(self.sender, "--from")
+                check_address(self.sender, "sender")
             elif not re.fullmatch(r"[A-Za-z0-9!#$&'*+/=?^_`{|}~.-]{1,64}", self.sender):
-                raise UsageError(f"--from {self.sender!r} is not a local part or an address")
-        check_argument(self.helo, "--helo")
+                raise InputError("sender", f"{self.sender!r} is not a local part or an address")
+        if has_control_chars(self.helo):
+            raise InputError("helo", "contains a control character (CR, LF, ...): refused")
         if self.send and self.to is None:
-            raise UsageError("--send needs --to ADDRESS (a mailbox you read)")
+            raise InputError("send", "needs <to> ADDRESS (a mailbox you read)")
         if (self.user is None) != (self.password is None):
             raise UsageError("give both a user and a password for the authenticated check")
         return self

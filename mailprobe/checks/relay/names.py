@@ -13,8 +13,9 @@ from __future__ import annotations
 import ipaddress
 import re
 
-from mailprobe.errors import UsageError
-from mailprobe.smtp.session import Reply, check_argument
+from mailprobe.errors import InputError
+from mailprobe.smtp.session import Reply
+from mailprobe.text import has_control_chars
 
 _HOST_NAME = re.compile(
     r"^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,62})(?:\.[A-Za-z0-9-]{1,63})+\.?$"
@@ -83,11 +84,14 @@ def is_inside_address(address: str | None) -> bool:
     return any(ip in net for net in INSIDE_NETWORKS)
 
 
-def check_domain(value: str, what: str) -> str:
-    """A domain name given by the user: no control characters, a plausible host name."""
-    check_argument(value, what)
+def check_domain(value: str, field: str) -> str:
+    """A domain name given by the user: no control characters, a plausible host name.
+
+    ``field`` names the input (``domain``, ``external``); errors are ``InputError``s."""
+    if has_control_chars(value):
+        raise InputError(field, "contains a control character (CR, LF, ...): refused")
     if not _HOST_NAME.match(value) and not _is_single_label(value):
-        raise UsageError(f"{what} {value!r} is not a domain name")
+        raise InputError(field, f"{value!r} is not a domain name")
     return value.rstrip(".")
 
 
@@ -95,11 +99,15 @@ def _is_single_label(value: str) -> bool:
     return bool(re.fullmatch(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,62})", value))
 
 
-def check_address(value: str, what: str) -> str:
+def check_address(value: str, field: str) -> str:
     """An envelope address given by the user: printable, one ``@``, no spaces or brackets."""
-    check_argument(value, what)
+    if has_control_chars(value):
+        raise InputError(field, "contains a control character (CR, LF, ...): refused")
     local, at, domain = value.rpartition("@")
     if not at or not local or not domain or any(ch in value for ch in " <>"):
-        raise UsageError(f"{what} {value!r} is not an address like user@example.org")
-    check_domain(domain, f"{what} domain")
+        raise InputError(field, f"{value!r} is not an address like user@example.org")
+    try:
+        check_domain(domain, field)
+    except InputError:
+        raise InputError(field, f"{value!r}: {domain!r} is not a domain name") from None
     return value
