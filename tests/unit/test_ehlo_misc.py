@@ -23,10 +23,10 @@ from mailprobe.smtp.session import Reply
 
 def test_default_helo_name(monkeypatch: pytest.MonkeyPatch) -> None:
     assert default_helo_name("probe.example.org") == "probe.example.org"
-    monkeypatch.setattr(socket, "getfqdn", lambda: "host.example.org")
+    monkeypatch.setattr(socket, "gethostname", lambda: "host.example.org")
     assert default_helo_name(None) == "host.example.org"
     for bad in ("localhost", "localhost.localdomain", "justahost", ""):
-        monkeypatch.setattr(socket, "getfqdn", lambda bad=bad: bad)
+        monkeypatch.setattr(socket, "gethostname", lambda bad=bad: bad)
         assert default_helo_name(None) == FALLBACK_HELO
 
 

@@ -61,11 +61,16 @@ CLEARTEXT_AUTH = frozenset({"PLAIN", "LOGIN"})
 
 
 def default_helo_name(configured: str | None = None) -> str:
-    """``--helo`` default: the configured name, else the local FQDN, else a reserved name."""
+    """``--helo`` default: the configured name, else the host's own name when it is fully
+    qualified, else a reserved name.
+
+    The host name is read locally: ``socket.getfqdn()`` would ask the DNS (a reverse lookup
+    with no time limit of ours) before the first connection is even tried.
+    """
     if configured:
         return configured
     try:
-        fqdn = socket.getfqdn()
+        fqdn = socket.gethostname()
     except OSError:
         fqdn = ""
     if fqdn and "." in fqdn and not fqdn.lower().startswith("localhost") and is_helo_name(fqdn):
