@@ -18,7 +18,7 @@ from mailprobe.text import has_control_chars
 
 def resolve_helo(helo: str | None, cfg: Settings) -> str:
     """``--helo`` checked (no control characters, a host name or address literal), else the
-    configured name, else the local FQDN, else a reserved name."""
+    configured name, else the host name when fully qualified, else a reserved name."""
     from mailprobe.checks.ehlo import default_helo_name, is_helo_name
 
     if helo is None:

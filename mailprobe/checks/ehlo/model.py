@@ -13,7 +13,7 @@ from mailprobe.checks.ehlo.tls import TlsReport
 from mailprobe.model import Failure, Finding
 from mailprobe.smtp.session import StepTiming, TranscriptLine
 
-#: HELO name used when neither ``--helo``, the config nor the local FQDN gives a usable one.
+#: HELO name used when neither ``--helo``, the config nor the host name gives a usable one.
 FALLBACK_HELO = "mailprobe.invalid"
 
 
