@@ -6,23 +6,9 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import typer
-
-from mailprobe.cli import names
-from mailprobe.cli.common import (
-    ConfigOpt,
-    DomainFileOpt,
-    HeloOpt,
-    JsonOpt,
-    NoColorOpt,
-    TimeoutOpt,
-    VerboseOpt,
-    apply_globals,
-    console,
-    emit,
-    global_options,
-    settings,
-)
+from mailprobe.cli.common import console, emit, global_options, settings
+from mailprobe.cli.options import CHECK
+from mailprobe.cli.options_typer import typer_command
 from mailprobe.errors import UsageError
 from mailprobe.model import worst_exit_code
 
@@ -33,84 +19,22 @@ if TYPE_CHECKING:
 _BATCH_CONCURRENCY = 4
 
 
-def check(
-    domains: list[str] | None = typer.Argument(
-        None,
-        metavar="DOMAIN...",
-        help="Domains to check (Unicode names allowed); '-' reads them from stdin.",
-        show_default=False,
-    ),
-    file: DomainFileOpt = None,
-    server: list[str] | None = typer.Option(
-        None,
-        *names.DNS_SERVER,
-        metavar="ADDR[:PORT]",
-        help="DNS server to ask (IPv6 as [::1]:53); repeat for fallbacks.",
-        show_default=False,
-    ),
-    smtp_port: int = typer.Option(
-        25, *names.SMTP_PORT, min=1, max=65535, metavar="PORT", help="SMTP port of the exchangers."
-    ),
-    helo: HeloOpt = None,
-    expect: str | None = typer.Option(
-        None,
-        "--expect",
-        metavar="PROFILE",
-        help="Verb profile of the exchangers (default: guessed from the banner).",
-    ),
-    rcpt: str | None = typer.Option(
-        None,
-        *names.RECIPIENT,
-        metavar="ADDR",
-        help="A recipient in the domain that must be accepted at RCPT (never DATA).",
-    ),
-    no_relay: bool = typer.Option(False, "--no-relay", help="Skip the relay battery."),
-    connections: int = typer.Option(
-        4,
-        "--connections",
-        min=1,
-        max=32,
-        metavar="N",
-        help="Concurrent connections of the relay battery per exchanger.",
-    ),
-    mta_sts_url: str | None = typer.Option(
-        None,
-        "--mta-sts-url",
-        metavar="URL",
-        help="Fetch the MTA-STS policy from URL instead of https://mta-sts.DOMAIN/... (tests).",
-    ),
-    ca_file: Path | None = typer.Option(
-        None,
-        "--ca-file",
-        metavar="PEM",
-        help="Trust this CA (PEM) for STARTTLS and the MTA-STS fetch instead of the system's.",
-    ),
-    dkim_selector: list[str] | None = typer.Option(
-        None,
-        "--dkim-selector",
-        metavar="S",
-        help="Check the DKIM key at S._domainkey.DOMAIN; repeatable.",
-        show_default=False,
-    ),
-    html: Path | None = typer.Option(
-        None, "--html", metavar="FILE", help="Also write a self-contained HTML report to FILE."
-    ),
-    dnssec: bool = typer.Option(
-        True,
-        "--dnssec/--no-dnssec",
-        help="Ask for DNSSEC (DO bit): DANE mismatches count only with authenticated TLSA.",
-    ),
-    allow_private: bool = typer.Option(
-        False,
-        "--allow-private",
-        help="Accept exchangers on private/loopback addresses (lab or internal set-ups): "
-        "those findings become information.",
-    ),
-    json_output: JsonOpt = False,
-    timeout: TimeoutOpt = None,
-    config: ConfigOpt = None,
-    no_color: NoColorOpt = False,
-    verbose: VerboseOpt = 0,
+def _check(
+    domains: list[str] | None,
+    file: str | None,
+    server: list[str] | None,
+    smtp_port: int,
+    helo: str | None,
+    expect: str | None,
+    rcpt: str | None,
+    no_relay: bool,
+    connections: int,
+    mta_sts_url: str | None,
+    ca_file: Path | None,
+    dkim_selector: list[str] | None,
+    html: Path | None,
+    dnssec: bool,
+    allow_private: bool,
 ) -> int:
     """Run the inbound mail-flow checklist: DNS, reachability, SMTP, relay, policy records.
 
@@ -118,7 +42,6 @@ def check(
     (e.g. an exchanger is unreachable; everything else is still reported). A batch exits with
     the worst code of its domains; with --json it prints one JSON object per line.
     """
-    apply_globals(json_output, timeout, config, no_color, verbose)
     cfg = settings()
     from mailprobe.checks.check import CheckOptions
     from mailprobe.checks.ehlo import get_profile
@@ -193,6 +116,9 @@ def check(
     json_lines = len(reports) > 1
     codes = [_show(report, inputs_base, json_lines) for report in reports]
     return int(worst_exit_code(codes))
+
+
+check = typer_command(_check, CHECK)
 
 
 def _show(report: CheckReport, inputs_base: dict[str, Any], json_lines: bool) -> int:

@@ -1,11 +1,12 @@
-"""What every subcommand shares: the typer option aliases of the global options, and (re-exported
-from ``mailprobe.cli.runtime``) global state, settings and output helpers.
+"""What every subcommand shares: the typer option aliases of the global options (built from their
+one declaration in ``mailprobe.cli.options``), and (re-exported from ``mailprobe.cli.runtime``)
+global state, settings and output helpers.
 
 Global options (``--json``, ``--timeout``, ``--config``, ``--no-color``, ``-v``) are accepted
 both before and after the subcommand name: the root callback declares them, and every
-subcommand declares the same options through the ``*Opt`` aliases below and passes them to
-``apply_globals``. Both land in one ``GlobalOptions`` for the run; a value given after the
-subcommand wins.
+subcommand declares the same options (``options.GLOBALS``, through ``typer_command``) and
+passes them to ``apply_globals``. Both land in one ``GlobalOptions`` for the run; a value given
+after the subcommand wins.
 """
 
 from __future__ import annotations
@@ -13,8 +14,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated
 
-import typer
-
+from mailprobe.cli import options
+from mailprobe.cli.options_typer import parameter_info
 from mailprobe.cli.runtime import (
     GlobalOptions,
     apply_globals,
@@ -31,20 +32,13 @@ from mailprobe.cli.runtime import (
 )
 
 __all__ = [
-    "AuthMechOpt",
     "ConfigOpt",
-    "DomainFileOpt",
     "GlobalOptions",
-    "HeloOpt",
     "JsonOpt",
     "NoColorOpt",
-    "PasswordEnvOpt",
-    "PasswordFileOpt",
-    "PasswordOpt",
     "TimeoutOpt",
     "VerboseOpt",
     "apply_globals",
-    "check_timeout",
     "console",
     "emit",
     "error_line",
@@ -58,76 +52,11 @@ __all__ = [
 ]
 
 
-def check_timeout(value: float | None) -> float | None:
-    """Validate a ``--timeout`` value (seconds per network step)."""
-    if value is None:
-        return None
-    if not 0 < value <= 3600:
-        raise typer.BadParameter(
-            "must be more than 0 and at most 3600 seconds", param_hint="'--timeout'"
-        )
-    return value
+# The typer aliases of the global options declared in cli/options.py, for the root callback
+# (every subcommand is built from its table by ``options_typer.typer_command``).
 
-
-JsonOpt = Annotated[
-    bool, typer.Option("--json", help="Print one JSON document (schema in docs/json.md).")
-]
-TimeoutOpt = Annotated[
-    float | None,
-    typer.Option(
-        "--timeout",
-        metavar="SECONDS",
-        callback=check_timeout,
-        help="Time limit per network step (default 10).",
-    ),
-]
-ConfigOpt = Annotated[
-    Path | None,
-    typer.Option("--config", metavar="PATH", help="Config file (TOML) instead of the default."),
-]
-NoColorOpt = Annotated[bool, typer.Option("--no-color", help="Plain text without colours.")]
-VerboseOpt = Annotated[
-    int,
-    typer.Option(
-        "-v", "--verbose", count=True, help="More detail; with an error, also its traceback."
-    ),
-]
-
-
-# -- options several commands share (one declaration, one help text) ---------------------------
-
-DomainFileOpt = Annotated[
-    str | None,
-    typer.Option(
-        "-f",
-        "--file",
-        metavar="FILE",
-        help="Read domains from FILE ('-' for stdin), one per line; '#' starts a comment.",
-    ),
-]
-PasswordEnvOpt = Annotated[
-    str | None,
-    typer.Option("--password-env", metavar="VAR", help="Read the AUTH password from variable VAR."),
-]
-PasswordFileOpt = Annotated[
-    Path | None,
-    typer.Option("--password-file", metavar="PATH", help="Read the AUTH password from a file."),
-]
-PasswordOpt = Annotated[
-    str | None,
-    typer.Option(
-        "--password", metavar="VALUE", help="The password itself (visible to other users!)."
-    ),
-]
-AuthMechOpt = Annotated[
-    str | None,
-    typer.Option(
-        "--auth-mech", metavar="MECH", help="LOGIN, PLAIN or CRAM-MD5 (default: best offered)."
-    ),
-]
-HeloOpt = Annotated[
-    str | None,
-    typer.Option(
-        "--helo", metavar="NAME", help="Name sent with EHLO (default: config, local FQDN)."
-    ),
-]
+JsonOpt = Annotated[bool, parameter_info(options.JSON, annotated=True)]
+TimeoutOpt = Annotated[float | None, parameter_info(options.TIMEOUT, annotated=True)]
+ConfigOpt = Annotated[Path | None, parameter_info(options.CONFIG, annotated=True)]
+NoColorOpt = Annotated[bool, parameter_info(options.NO_COLOR, annotated=True)]
+VerboseOpt = Annotated[int, parameter_info(options.VERBOSE, annotated=True)]

@@ -1,10 +1,11 @@
 """The work behind `mailprobe ehlo`, without typer: argument checks, the probe, output.
 
-``cli/ehlo.py`` declares the typer command and calls ``run_ehlo_command``; ``fast_path`` runs
-the common forms (host, port, TLS, verb profile, envelope and output options; no AUTH, no
-``--help``) before typer is imported, because typer 0.29 builds a pydantic adapter for every
-parameter on every run, which costs more start-up time than a whole loopback SMTP session. Both
-routes end in ``run_ehlo_command``, so they produce the same output.
+The options are declared once, in ``options.EHLO``. ``cli/ehlo.py`` builds the typer command
+from that table; ``fast_path`` parses the common forms (host, port, TLS, verb profile, envelope
+and output options; no AUTH, no ``--help``) from the same table before typer is imported,
+because typer 0.29 builds a pydantic adapter for every parameter on every run, which costs more
+start-up time than a whole loopback SMTP session. Both routes end in ``run_ehlo_command``, so
+they produce the same output.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from mailprobe.cli import names
+from mailprobe.cli import options
 from mailprobe.cli.runtime import (
     apply_globals,
     emit,
@@ -35,34 +36,36 @@ if TYPE_CHECKING:
 
 @dataclasses.dataclass
 class EhloArgs:
-    """The options of ``mailprobe ehlo`` as given (None: not given)."""
+    """The options of ``mailprobe ehlo`` as given (None: not given), one field per entry of
+    ``options.EHLO`` (names, defaults, ranges and help are declared there, once); both routes
+    build it with ``EhloArgs(**values)``."""
 
-    host: str | None = None
-    port: int | None = None
-    tls: bool = False
-    mx: str | None = None
-    all_exchangers: bool = False
-    dns_server: str | None = None
-    helo: str | None = None
-    expect: str | None = None
-    expect_verbs: str | None = None
-    list_profiles: bool = False
-    starttls: bool | None = None
-    insecure: bool = False
-    ca_file: Path | None = None
-    tls_name: str | None = None
-    user: str | None = None
-    password_env: str | None = None
-    password_file: Path | None = None
-    password: str | None = dataclasses.field(default=None, repr=False)
-    auth_mech: str | None = None
-    sender: str | None = None
-    recipients: list[str] | None = None
-    data: bool = False
-    subject: str | None = None
-    body: str | None = None
-    transcript: Path | None = None
-    session_timeout: float | None = None
+    host: str | None
+    port: int | None
+    tls: bool
+    mx: str | None
+    all_exchangers: bool
+    dns_server: str | None
+    helo: str | None
+    expect: str | None
+    expect_verbs: str | None
+    list_profiles: bool
+    starttls: bool | None
+    insecure: bool
+    ca_file: Path | None
+    tls_name: str | None
+    user: str | None
+    password_env: str | None
+    password_file: Path | None
+    password: str | None = dataclasses.field(repr=False)
+    auth_mech: str | None
+    sender: str | None
+    recipients: list[str] | None
+    data: bool
+    subject: str | None
+    body: str | None
+    transcript: Path | None
+    session_timeout: float | None
 
 
 def run_ehlo_command(a: EhloArgs) -> int:
@@ -83,8 +86,6 @@ def run_ehlo_command(a: EhloArgs) -> int:
     port = a.port or (465 if a.tls else cfg.port)
     helo_name = resolve_helo(a.helo, cfg)
     profile = _profile(a.expect, a.expect_verbs, cfg)
-    if a.session_timeout is not None and not 0 < a.session_timeout <= 86400:
-        raise UsageError("--session-timeout must be more than 0 and at most 86400 seconds")
     if a.auth_mech is not None and a.auth_mech.upper() not in checks.SUPPORTED_AUTH:
         raise UsageError(f"--auth-mech {a.auth_mech!r}: choose LOGIN, PLAIN or CRAM-MD5")
     if a.ca_file is not None and not a.ca_file.is_file():
@@ -279,127 +280,26 @@ def _write_transcript(path: Path, results: EhloResults) -> None:
 
 # -- the typer-free route -------------------------------------------------------------------------
 
-_GLOBAL_FLAGS = {"--json": "json", "--no-color": "no_color"}
-_FLAGS = {
-    "--tls": "tls",
-    "--all": "all_exchangers",
-    "--insecure": "insecure",
-    "--data": "data",
-}
-_VALUES = {
-    **dict.fromkeys(names.SMTP_PORT, "port"),
-    **dict.fromkeys(names.DNS_SERVER, "dns_server"),
-    **dict.fromkeys(names.RECIPIENT, "recipients"),
-    "--mx": "mx",
-    "--helo": "helo",
-    "--expect": "expect",
-    "--expect-verbs": "expect_verbs",
-    "--ca-file": "ca_file",
-    "--tls-name": "tls_name",
-    "--from": "sender",
-    "--subject": "subject",
-    "--body": "body",
-    "--transcript": "transcript",
-    "--session-timeout": "session_timeout",
-}
-_GLOBAL_VALUES = {"--timeout": "timeout", "--config": "config"}
-
 
 def fast_path(args: Sequence[str]) -> int | None:
     """Run ``mailprobe [globals] ehlo [options] HOST`` without typer, or return None.
 
-    Handles the options in ``_FLAGS``/``_VALUES`` and the global options, written as
-    ``--opt value`` or ``--opt=value``. Anything else (AUTH options, ``--help``, a value that
-    looks like an option, a number out of range) returns None and typer parses the line, so
-    every error message still comes from one place.
+    The command line is parsed by ``options.parse_quick`` from the same table as the typer
+    command (``options.EHLO``): the options marked ``quick`` and the global options. Anything
+    else (AUTH options, ``--help``, a value that looks like an option, a number out of range)
+    returns None and typer parses the line, so every error message still comes from one place.
     """
     parsed = _parse(args)
     if parsed is None:
         return None
     ehlo_args, globals_ = parsed
-    apply_globals(
-        bool(globals_.get("json")),
-        globals_.get("timeout"),
-        globals_.get("config"),
-        bool(globals_.get("no_color")),
-        int(globals_.get("verbose", 0)),
-    )
+    apply_globals(**globals_)
     return run_ehlo_command(ehlo_args)
 
 
 def _parse(args: Sequence[str]) -> tuple[EhloArgs, dict[str, Any]] | None:
-    values: dict[str, Any] = {}
-    globals_: dict[str, Any] = {}
-    seen_command = False
-    positional: list[str] = []
-    items = list(args)
-    index = 0
-    while index < len(items):
-        arg = items[index]
-        index += 1
-        name, eq, inline = arg.partition("=") if arg.startswith("--") else (arg, "", "")
-        if arg in ("-v", "-vv", "-vvv", "--verbose"):
-            globals_["verbose"] = globals_.get("verbose", 0) + (
-                1 if arg == "--verbose" else len(arg) - 1
-            )
-            continue
-        if not eq and name in _GLOBAL_FLAGS:
-            globals_[_GLOBAL_FLAGS[name]] = True
-            continue
-        if name in _GLOBAL_VALUES or (seen_command and (name in _VALUES)):
-            if eq:
-                value = inline
-            elif index < len(items) and not items[index].startswith("-"):
-                value = items[index]
-                index += 1
-            else:
-                return None
-            if name in _GLOBAL_VALUES:
-                globals_[_GLOBAL_VALUES[name]] = value
-            elif name in names.RECIPIENT:
-                values.setdefault("recipients", []).append(value)
-            else:
-                values[_VALUES[name]] = value
-            continue
-        if not seen_command:
-            if arg != "ehlo":
-                return None
-            seen_command = True
-            continue
-        if not eq and name in _FLAGS:
-            values[_FLAGS[name]] = True
-            continue
-        if not eq and name in ("--starttls", "--no-starttls"):
-            values["starttls"] = name == "--starttls"
-            continue
-        if arg.startswith("-"):
-            return None
-        positional.append(arg)
-    if not seen_command or len(positional) > 1:
+    parsed = options.parse_quick(args, "ehlo", options.EHLO)
+    if parsed is None:
         return None
-    try:
-        return _typed(values, positional, globals_)
-    except ValueError:
-        return None
-
-
-def _typed(
-    values: dict[str, Any], positional: list[str], globals_: dict[str, Any]
-) -> tuple[EhloArgs, dict[str, Any]] | None:
-    """Convert and range-check like the typer declarations; None where typer must complain."""
-    if "port" in values:
-        values["port"] = int(values["port"])
-        if not 1 <= values["port"] <= 65535:
-            return None
-    if "session_timeout" in values:
-        values["session_timeout"] = float(values["session_timeout"])
-    for key in ("ca_file", "transcript"):
-        if key in values:
-            values[key] = Path(values[key])
-    if "timeout" in globals_:
-        globals_["timeout"] = float(globals_["timeout"])
-        if not 0 < globals_["timeout"] <= 3600:
-            return None
-    if "config" in globals_:
-        globals_["config"] = Path(globals_["config"])
-    return EhloArgs(host=positional[0] if positional else None, **values), globals_
+    values, globals_ = parsed
+    return EhloArgs(**values), globals_

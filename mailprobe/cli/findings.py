@@ -5,40 +5,15 @@ Exit codes: 0 listed or explained, 2 an unknown code or area. Nothing here touch
 
 from __future__ import annotations
 
-from typing import Annotated
-
-import typer
-
-from mailprobe.cli.common import (
-    ConfigOpt,
-    JsonOpt,
-    NoColorOpt,
-    TimeoutOpt,
-    VerboseOpt,
-    apply_globals,
-    emit,
-)
+from mailprobe.cli.common import emit
+from mailprobe.cli.options import FINDINGS
+from mailprobe.cli.options_typer import typer_command
 from mailprobe.errors import UsageError
 
 
-def findings(
-    code: Annotated[
-        str | None,
-        typer.Argument(
-            metavar="CODE",
-            help="One finding code (smtp.no-banner), or an area (smtp, tls, relay, spf ...).",
-            show_default=False,
-        ),
-    ] = None,
-    json_output: JsonOpt = False,
-    timeout: TimeoutOpt = None,
-    config: ConfigOpt = None,
-    no_color: NoColorOpt = False,
-    verbose: VerboseOpt = 0,
-) -> int:
+def _findings(code: str | None) -> int:
     """List every finding code mailprobe reports (severity, title), or explain one: its
     severity rule, fix and docs anchor."""
-    apply_globals(json_output, timeout, config, no_color, verbose)
     from mailprobe.findings import AREAS, CATALOGUE, by_area
     from mailprobe.render.catalogue import render_catalogue, render_entry
 
@@ -68,6 +43,9 @@ def findings(
         0,
         lambda con: render_catalogue(con, entries),
     )
+
+
+findings = typer_command(_findings, FINDINGS)
 
 
 def _jsonable(entry: object) -> dict[str, object]:

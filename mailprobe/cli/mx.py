@@ -6,22 +6,9 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import typer
-
-from mailprobe.cli import names
-from mailprobe.cli.common import (
-    ConfigOpt,
-    DomainFileOpt,
-    JsonOpt,
-    NoColorOpt,
-    TimeoutOpt,
-    VerboseOpt,
-    apply_globals,
-    console,
-    emit,
-    global_options,
-    settings,
-)
+from mailprobe.cli.common import console, emit, global_options, settings
+from mailprobe.cli.options import MX
+from mailprobe.cli.options_typer import typer_command
 from mailprobe.errors import UsageError
 from mailprobe.model import worst_exit_code
 
@@ -33,54 +20,22 @@ if TYPE_CHECKING:
 _PROGRESS_MIN = 5
 
 
-def mx(
-    domains: list[str] | None = typer.Argument(
-        None,
-        metavar="DOMAIN",
-        help="Domains to check (Unicode names allowed); '-' reads them from stdin.",
-        show_default=False,
-    ),
-    file: DomainFileOpt = None,
-    server: list[str] | None = typer.Option(
-        None,
-        *names.DNS_SERVER,
-        metavar="ADDR[:PORT]",
-        help="DNS server to ask (IPv6 as [::1]:53). Repeat to compare servers' answers.",
-        show_default=False,
-    ),
-    tcp: bool = typer.Option(False, "--tcp", help="Ask over TCP instead of UDP."),
-    doh: str | None = typer.Option(
-        None, "--doh", metavar="URL", help="Ask a DNS-over-HTTPS server (https://HOST/dns-query)."
-    ),
-    dnssec: bool = typer.Option(
-        False, "--dnssec", help="Request DNSSEC and report whether answers were authenticated."
-    ),
-    connect: bool = typer.Option(
-        False, "--connect", help="Open port 25 of every exchanger address and read the greeting."
-    ),
-    smtp_port: int = typer.Option(
-        25, *names.SMTP_PORT, min=1, max=65535, metavar="PORT", help="Port for --connect."
-    ),
-    concurrency: int | None = typer.Option(
-        None,
-        "--concurrency",
-        min=1,
-        max=4096,
-        metavar="N",
-        help="Domains checked at once in a batch (default 64).",
-    ),
-    json_output: JsonOpt = False,
-    timeout: TimeoutOpt = None,
-    config: ConfigOpt = None,
-    no_color: NoColorOpt = False,
-    verbose: VerboseOpt = 0,
+def _mx(
+    domains: list[str] | None,
+    file: str | None,
+    server: list[str] | None,
+    tcp: bool,
+    doh: str | None,
+    dnssec: bool,
+    connect: bool,
+    smtp_port: int,
+    concurrency: int | None,
 ) -> int:
     """Show and verify the MX records of domains, like nslookup -q=mx, with diagnoses.
 
     Exit code: 0 healthy, 1 a problem was found, 2 bad input, 3 a lookup could not complete
     (for a batch: the worst of its domains).
     """
-    apply_globals(json_output, timeout, config, no_color, verbose)
     cfg = settings()
     from mailprobe.checks.mx import MxOptions
     from mailprobe.dns import parse_doh_url, parse_domain, parse_server
@@ -127,6 +82,9 @@ def mx(
     else:
         _run(batch, servers, tcp, dnssec, options, limit, printer.add)
     return int(worst_exit_code(printer.codes))
+
+
+mx = typer_command(_mx, MX)
 
 
 class _InOrderPrinter:

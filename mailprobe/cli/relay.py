@@ -10,26 +10,9 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import typer
-
-from mailprobe.cli import names
-from mailprobe.cli.common import (
-    AuthMechOpt,
-    ConfigOpt,
-    HeloOpt,
-    JsonOpt,
-    NoColorOpt,
-    PasswordEnvOpt,
-    PasswordFileOpt,
-    PasswordOpt,
-    TimeoutOpt,
-    VerboseOpt,
-    apply_globals,
-    emit,
-    global_options,
-    run_async,
-    settings,
-)
+from mailprobe.cli.common import emit, global_options, run_async, settings
+from mailprobe.cli.options import RELAY_TEST
+from mailprobe.cli.options_typer import typer_command
 from mailprobe.cli.smtp_options import read_password, resolve_helo, resolve_target
 from mailprobe.errors import UsageError
 from mailprobe.text import has_control_chars
@@ -40,92 +23,27 @@ if TYPE_CHECKING:
     from mailprobe.dns import Resolver
 
 
-def relay_test(
-    host: str | None = typer.Argument(
-        None,
-        metavar="[HOST]",
-        help="Server to test: host name, IPv4 or IPv6 address; default: host in the config.",
-    ),
-    port: int | None = typer.Option(
-        None, *names.SMTP_PORT, min=1, max=65535, help="TCP port (default 25)."
-    ),
-    mx: str | None = typer.Option(
-        None, "--mx", metavar="DOMAIN", help="Test every address of every exchanger of DOMAIN."
-    ),
-    dns_server: str | None = typer.Option(
-        None,
-        *names.DNS_SERVER,
-        metavar="ADDR[:PORT]",
-        help="DNS server for --mx and PTR lookups (default: config, else the system resolver).",
-    ),
-    domain: str | None = typer.Option(
-        None,
-        "--domain",
-        metavar="DOMAIN",
-        help="The server's own domain (default: from its greeting, else its PTR name).",
-    ),
-    external: str | None = typer.Option(
-        None,
-        "--external",
-        metavar="DOMAIN",
-        help="External test domain (default example.net, or the domain of --to).",
-    ),
-    to: str | None = typer.Option(
-        None,
-        *names.RECIPIENT,
-        metavar="ADDR",
-        help="External recipient for the variants (a mailbox you read, needed for --send).",
-    ),
-    sender: str | None = typer.Option(
-        None,
-        "--from",
-        metavar="LOCAL|ADDR",
-        help="Test sender: a local part (at the external domain) or a whole address.",
-    ),
-    helo: HeloOpt = None,
-    connections: int = typer.Option(
-        4,
-        "--connections",
-        "-c",
-        min=1,
-        max=32,
-        metavar="N",
-        help="Sessions used at once (spreads the variants; servers slow down after errors).",
-    ),
-    starttls: bool = typer.Option(
-        False, "--starttls", help="Use STARTTLS (when offered) on the anonymous sessions too."
-    ),
-    send: bool = typer.Option(
-        False,
-        "--send",
-        help="If a variant is accepted, send one real message through it to --to (DATA).",
-    ),
-    relay_only: bool = typer.Option(
-        False,
-        "--relay-only",
-        help="Only the relay battery: no spoofing, catch-all or VRFY/EXPN checks.",
-    ),
-    user: str | None = typer.Option(
-        None, "--user", metavar="NAME", help="Also check relaying after AUTH as NAME."
-    ),
-    password_env: PasswordEnvOpt = None,
-    password_file: PasswordFileOpt = None,
-    password: PasswordOpt = None,
-    auth_mech: AuthMechOpt = None,
-    transcript: Path | None = typer.Option(
-        None, "--transcript", metavar="FILE", help="Write every session's transcript to FILE."
-    ),
-    session_timeout: float | None = typer.Option(
-        None,
-        "--session-timeout",
-        metavar="SECONDS",
-        help="Time limit for the whole battery of one server (default 60).",
-    ),
-    json_output: JsonOpt = False,
-    timeout: TimeoutOpt = None,
-    config: ConfigOpt = None,
-    no_color: NoColorOpt = False,
-    verbose: VerboseOpt = 0,
+def _relay_test(
+    host: str | None,
+    port: int | None,
+    mx: str | None,
+    dns_server: str | None,
+    domain: str | None,
+    external: str | None,
+    to: str | None,
+    sender: str | None,
+    helo: str | None,
+    connections: int,
+    starttls: bool,
+    send: bool,
+    relay_only: bool,
+    user: str | None,
+    password_env: str | None,
+    password_file: Path | None,
+    password: str | None,
+    auth_mech: str | None,
+    transcript: Path | None,
+    session_timeout: float | None,
 ) -> int:
     """Test whether a server relays mail for anonymous clients (a battery of address tricks).
 
@@ -133,7 +51,6 @@ def relay_test(
     INCONCLUSIVE (exit 1) if the battery could not complete; exit 3 if the server cannot be
     reached. Nothing is sent (no DATA) unless --send is given.
     """
-    apply_globals(json_output, timeout, config, no_color, verbose)
     cfg = settings()
     from mailprobe.checks.relay import AUTH_MECHANISMS, RelayOptions
 
@@ -148,8 +65,6 @@ def relay_test(
             raise UsageError(f"{option} contains a control character (CR, LF, ...): refused")
     if sender is not None and has_control_chars(sender):
         raise UsageError("--from contains a control character (CR, LF, ...): refused")
-    if session_timeout is not None and not 0 < session_timeout <= 86400:
-        raise UsageError("--session-timeout must be more than 0 and at most 86400 seconds")
     if auth_mech is not None and auth_mech.upper() not in AUTH_MECHANISMS:
         raise UsageError(f"--auth-mech {auth_mech!r}: choose LOGIN, PLAIN or CRAM-MD5")
     if to is not None and external is not None:
@@ -210,6 +125,9 @@ def relay_test(
         lambda con: render_relay(con, run, verbose=level),
         failures,
     )
+
+
+relay_test = typer_command(_relay_test, RELAY_TEST)
 
 
 async def _run(

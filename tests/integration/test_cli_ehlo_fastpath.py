@@ -93,7 +93,13 @@ def test_parse_forms() -> None:
     ehlo_args, globals_ = parsed
     assert ehlo_args.host == "h" and ehlo_args.port == 26
     assert ehlo_args.recipients == ["a@b", "c@d"]
-    assert globals_ == {"json": True, "timeout": 3.0, "verbose": 2}
+    assert globals_ == {
+        "json_output": True,
+        "timeout": 3.0,
+        "config": None,
+        "no_color": False,
+        "verbose": 2,
+    }
 
 
 def test_fast_route_does_not_import_typer(exchange2000_peer: SmtpPeer, tmp_path: Path) -> None:
