@@ -1029,6 +1029,14 @@ _SMTP_ENTRIES: tuple[CatalogueEntry, ...] = (
         "or the server shutting down.",
     ),
     _e(
+        "smtp.out-of-step",
+        WARN,
+        "The server's replies are out of step with the commands",
+        "The server sends replies no command asked for (a second greeting, an extra or late "
+        "reply): clients that pipeline commands will misread it. Look for a proxy, filter or "
+        "load balancer in front of the MTA that injects or repeats lines.",
+    ),
+    _e(
         "smtp.hello-refused",
         FAIL,
         "The server refuses both EHLO and HELO",

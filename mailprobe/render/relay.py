@@ -44,6 +44,24 @@ OUTCOME_TEXT = {
     "error": "error",
     "not-tested": "not tested",
 }
+#: Evidence that reads differently from the bare RCPT outcome (``verdict.judge``).
+_EVIDENCE_TEXT = {
+    "unconfirmed-local": ("accepted, unconfirmed", "yellow"),
+    "accepted-rerouted": ("ACCEPTED (rerouted)", "bold red"),
+    "relayed": ("RELAYED (--send)", "bold red"),
+    "refused-at-data": ("refused at DATA", "green"),
+    "desync": ("out of step", "yellow"),
+}
+
+
+def _verdict_cell(result: VariantResult) -> Text:
+    """The variant's verdict column: its evidence where that says more than the outcome."""
+    if result.evidence in _EVIDENCE_TEXT:
+        text, style = _EVIDENCE_TEXT[result.evidence]
+        return Text(text, style=style)
+    return Text(OUTCOME_TEXT[result.outcome], style=_OUTCOME_STYLE[result.outcome])
+
+
 _PROBE_MEANING = {
     "local-postmaster": "control",
     "local-unknown": "catch-all check",
@@ -102,6 +120,11 @@ def render_report(console: Console, report: RelayReport, *, verbose: int = 0) ->
     line.append(report.verdict_label, style=_VERDICT_STYLE[report.verdict])
     line.append(f" ({report.reason})")
     console.print(line)
+    if report.deciding_variants:
+        shown = list(report.deciding_variants[:8])
+        more = len(report.deciding_variants) - len(shown)
+        decided = Text("  decided by: " + ", ".join(shown) + (f" (+{more} more)" if more else ""))
+        console.print(decided)
     counts = Text(
         f"  {_count(report.connections_opened, 'session')}, "
         f"{report.reconnects} ended early by the server, "
@@ -129,7 +152,7 @@ def _print_variants(console: Console, results: Sequence[VariantResult], title: s
         max((len(r.rcpt_to) + 2 for r in results), default=0),
         3,
         5,
-        max((len(OUTCOME_TEXT[r.outcome]) for r in results), default=0),
+        max((len(_verdict_cell(r).plain) for r in results), default=0),
     ]
     if sum(widths) + 2 * len(widths) + 30 <= console.width:
         console.print(_variant_table(results, title))
@@ -142,7 +165,7 @@ def _print_variants(console: Console, results: Sequence[VariantResult], title: s
         first.append(f"<{result.mail_from}> -> <{result.rcpt_to}>")
         console.print(first, soft_wrap=True)
         second = Text(" " * (name_width + 2))
-        second.append(OUTCOME_TEXT[result.outcome], style=_OUTCOME_STYLE[result.outcome])
+        second.append(_verdict_cell(result))
         second.append(f"  {_reply_text(decisive)}" if decisive else f"  {result.note}")
         console.print(second, overflow="ellipsis", no_wrap=True, crop=True)
 
@@ -184,7 +207,7 @@ def _variant_table(results: Sequence[VariantResult], title: str) -> Table:
             Text(str(decisive.code) if decisive else "-"),
             Text((decisive.enhanced_code or "") if decisive else ""),
             Text(text),
-            Text(OUTCOME_TEXT[result.outcome], style=_OUTCOME_STYLE[result.outcome]),
+            _verdict_cell(result),
         )
     return table
 

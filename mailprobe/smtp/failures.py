@@ -22,6 +22,7 @@ greeting-deferred      smtp.greeting-deferred    yes         421 greeting (busy,
 greeting-refused       smtp.greeting-refused     no          5xx greeting (session refused)
 not-smtp               smtp.not-smtp             no          garbage, overlong line, no code
 hello-refused          smtp.hello-refused        no          both EHLO and HELO refused
+desync                 smtp.out-of-step          no          replies out of step with commands
 dropped                smtp.dropped              yes         connection closed mid-session
 reply-timeout          smtp.reply-timeout        yes         no reply to a command in time
 service-closing        smtp.service-closing      yes         421 to a command (closing)
@@ -62,6 +63,7 @@ KINDS: dict[str, FailureKind] = {
         FailureKind("greeting-refused", "smtp.greeting-refused", False),
         FailureKind("not-smtp", "smtp.not-smtp", False),
         FailureKind("hello-refused", "smtp.hello-refused", False),
+        FailureKind("desync", "smtp.out-of-step", False),
         FailureKind("dropped", "smtp.dropped", True),
         FailureKind("reply-timeout", "smtp.reply-timeout", True),
         FailureKind("service-closing", "smtp.service-closing", True),
@@ -159,6 +161,7 @@ def describe(kind: str, detail: str, timeout: float | None = None) -> str:
         "greeting-refused": f"the server refuses the session in its greeting: {detail}",
         "not-smtp": detail,
         "hello-refused": f"the server refuses both greetings: {detail}",
+        "desync": f"the server's replies are out of step with the commands: {detail}",
         "dropped": "the server closed the connection (in the middle of a reply or before one)",
         "reply-timeout": f"no reply{limit}",
         "service-closing": f"the server closed the session with 421: {detail}",

@@ -165,6 +165,9 @@ class SmtpSession:
         self.greeting_retries = greeting_retries
         #: Whether a 421 "come back later" greeting had to be waited out.
         self.throttled = False
+        #: Bytes the server sent while no command waited for a reply (see ``out_of_step``).
+        self.stray_bytes = 0
+        self._desynced = ""
         self._slot: asyncio.Semaphore | None = None
         self.port = port
         self.address = address
@@ -347,6 +350,7 @@ class SmtpSession:
                 raise self._cert_failure(exc) from None
             raise self._fail(exc, step) from None
         self._timing("banner", started, True)
+        self._watch_stray_bytes()
         self.banner = Reply.from_message(response.code, response.message)
         self._server(self.banner)
         if self.implicit_tls:
@@ -411,6 +415,9 @@ class SmtpSession:
         step = step or (words[0].upper() if words else "command")
         if self._smtp is None or not self._smtp.is_connected:
             raise self._fail(aiosmtplib.SMTPServerDisconnected("not connected"), step)
+        waiting = self.out_of_step()
+        if waiting:
+            raise self._desync(step, waiting)
         self._client(display if display is not None else line)
         started = self._now()
         try:
@@ -423,10 +430,55 @@ class SmtpSession:
         reply = Reply.from_message(response.code, response.message)
         self._server(reply)
         self._timing(step, started, reply.code < 400)
+        if _impossible_reply(words[0].upper() if words else "", step, reply.code):
+            raise self._desync(step, f"{reply.code} is no reply to {step}")
         if reply.code == 421:
             self.closed_by_server = True
             self.close()
         return reply
+
+    # -- replies out of step ----------------------------------------------------------------
+
+    def _watch_stray_bytes(self) -> None:
+        """Count bytes the server sends while no command waits for a reply.
+
+        aiosmtplib drops such bytes (so they cannot pair with a later command), and keeps
+        the rest of a segment that held more than one reply in its buffer: both mean the
+        server is out of step (a second greeting, an unsolicited or late reply), and a reply
+        read after that may answer another command.
+        """
+        assert self._smtp is not None
+        protocol = self._smtp.protocol
+        if protocol is None:
+            return
+        original = protocol.data_received
+
+        def watched(data: bytes) -> None:
+            waiter = getattr(protocol, "_response_waiter", None)
+            pending = getattr(protocol, "_response_pending", True)
+            if waiter is not None and (not pending or waiter.done()):
+                self.stray_bytes += len(data)
+            original(data)
+
+        protocol.data_received = watched  # type: ignore[method-assign]
+
+    def out_of_step(self) -> str:
+        """Why the session's replies cannot be trusted any more ("" while they can)."""
+        if self._desynced:
+            return self._desynced
+        protocol = self._smtp.protocol if self._smtp is not None else None
+        buffered = len(getattr(protocol, "_buffer", b"") or b"")
+        if self.stray_bytes or buffered:
+            return (
+                f"the server sent {self.stray_bytes + buffered} bytes no command asked for "
+                "(a second greeting, an unsolicited or a late reply)"
+            )
+        return ""
+
+    def _desync(self, step: str, why: str) -> ProbeError:
+        self._desynced = why
+        self.close()
+        return self._raise_kind(ProtocolFailure, step, "desync", why)
 
     async def hello(self) -> Reply:
         """EHLO, falling back to HELO when EHLO is refused; raises if both are refused."""
@@ -647,6 +699,20 @@ class SmtpSession:
             pass
         finally:
             self.close()
+
+
+def _impossible_reply(verb: str, step: str, code: int) -> bool:
+    """A reply code that cannot answer the command sent: the replies are out of step."""
+    if step in ("AUTH", "DATA") or verb in ("AUTH", "DATA"):
+        return False  # 334 and 354 belong to these; their continuations reuse the step
+    if code == 220:
+        return verb != "STARTTLS"
+    if code == 221:
+        return verb != "QUIT"
+    if verb in ("RSET", "QUIT") and code != 421:
+        # RFC 5321: RSET is always 250 and QUIT 221; anything else answers another command
+        return code != (250 if verb == "RSET" else 221)
+    return 300 <= code < 400 or code == 235
 
 
 def _ip_literal(host: str) -> str | None:

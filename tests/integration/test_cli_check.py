@@ -136,7 +136,12 @@ def start_lab(directory: Path) -> Lab:
             "check-openrelay",
             "127.0.4.2",
             healthy.port,
-            {**spoof_guard, "mynetworks": "0.0.0.0/0"},
+            # an open relay that knows its mailboxes: RCPT replies decide (see relay-test)
+            {
+                **spoof_guard,
+                "mynetworks": "0.0.0.0/0",
+                "local_recipient_maps": "inline:{postmaster=ok, abuse=ok}",
+            },
             domain="openrelay.test",
             hostname="mx.openrelay.test",
             tls_cert=relay_cert,

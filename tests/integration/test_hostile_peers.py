@@ -14,6 +14,7 @@ Everything listens on 127.0.8.x: the peers on 127.0.8.10 (free ports), the DNS s
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import subprocess
@@ -711,3 +712,72 @@ def test_check_stays_within_a_per_client_connection_limit(
         assert server.refused > 0  # the 421s happened, and were waited out
     assert code == 1  # loopback exchanger, no STARTTLS: warnings, not errors
     peer.wait_idle()
+
+
+# -- replies out of step (relay-test) -------------------------------------------------------------
+
+
+def out_of_step_handler(kind: str) -> Callable[[PeerConnection], Any]:
+    """A server that refuses every recipient but whose replies drift out of step: a second
+    greeting (``double-greeting``), two replies to MAIL in one segment (``extra-reply``), or a
+    second reply to MAIL sent a moment later (``late-reply``). A client that pairs replies
+    with commands blindly reads a 250 as the answer to RCPT: a false OPEN RELAY."""
+
+    async def handler(conn: PeerConnection) -> None:
+        greeting = f"220 {MX_HOST} ESMTP\r\n"
+        await conn.send(greeting + (greeting if kind == "double-greeting" else ""))
+        while (line := await conn.readline()) is not None:
+            verb = line.split(" ", 1)[0].upper()
+            if verb == "EHLO":
+                await conn.send_lines([f"250-{MX_HOST}", "250 8BITMIME"])
+            elif verb == "MAIL" and kind == "extra-reply":
+                await conn.send("250 2.1.0 Ok\r\n250 2.1.0 Ok\r\n")
+            elif verb == "MAIL" and kind == "late-reply":
+                await conn.send_lines(["250 2.1.0 Ok"])
+                await asyncio.sleep(0.05)
+                await conn.send_lines(["250 2.1.0 Ok"])
+            elif verb == "RCPT":
+                if kind == "late-reply":
+                    await asyncio.sleep(0.1)
+                await conn.send_lines(["554 5.7.1 Relay access denied"])
+            elif verb == "QUIT":
+                await conn.send_lines(["221 2.0.0 Bye"])
+                return
+            else:
+                await conn.send_lines(["250 2.0.0 Ok"])
+
+    return handler
+
+
+@pytest.mark.parametrize("kind", ["double-greeting", "extra-reply", "late-reply"])
+def test_replies_out_of_step_never_make_an_open_relay(
+    capsys: pytest.CaptureFixture[str], peer_factory: PeerFactory, dns: DnsServerHandle, kind: str
+) -> None:
+    verdicts = set()
+    for _run in range(3):  # the same server gets the same verdict every run
+        peer = peer_factory.raw(out_of_step_handler(kind), PEER_ADDRESS)
+        code, out, err = run(capsys, *relay_args(peer, dns, "--json", "--relay-only"))
+        assert err == ""
+        (report,) = json.loads(out)["results"]["reports"]
+        verdicts.add(report["verdict"])
+        assert report["verdict"] != "open", report["reason"]
+        assert report["accepted_variants"] == []
+        assert report["desynced_sessions"] >= 1
+        # the first session already out of step (double greeting): nothing was run
+        assert report["variants"] == [] or any(
+            v["evidence"] in ("desync", "not-tested") for v in report["variants"]
+        )
+        assert ("smtp.out-of-step", "warn") in all_findings(report)
+        assert code == 1 or report["verdict"] == "closed"
+        peer.wait_idle()
+        assert not peer.transcript.saw_data()
+    assert len(verdicts) == 1, verdicts
+
+
+def test_ehlo_reports_a_second_greeting_as_out_of_step(
+    capsys: pytest.CaptureFixture[str], peer_factory: PeerFactory, dns: DnsServerHandle
+) -> None:
+    peer = peer_factory.raw(out_of_step_handler("double-greeting"), PEER_ADDRESS)
+    code, out, _err = run(capsys, *ehlo_args(peer, dns, "--json"))
+    assert ("smtp.out-of-step", "warn") in all_findings(json.loads(out))
+    assert code == 1

@@ -557,7 +557,16 @@ def postfix_factory() -> Iterator[PostfixFactory]:
 # The ready-made instances, shared by the fixtures and by running_instance() (benchmarks).
 PRESETS: dict[str, dict[str, Any]] = {
     "closed": {"name": "closed", "address": "127.0.3.1"},
-    "open": {"name": "open", "address": "127.0.3.2", "extra_main_cf": {"mynetworks": "0.0.0.0/0"}},
+    # An open relay that knows its mailboxes (a made-up local part is refused): RCPT replies
+    # decide. One that accepts any local part too is INCONCLUSIVE without --send.
+    "open": {
+        "name": "open",
+        "address": "127.0.3.2",
+        "extra_main_cf": {
+            "mynetworks": "0.0.0.0/0",
+            "local_recipient_maps": "inline:{postmaster=ok, abuse=ok}",
+        },
+    },
     "tls": {"name": "tls", "address": "127.0.2.1", "sasl_users": {SASL_USER: SASL_PASSWORD}},
     "plain": {"name": "plain", "address": "127.0.2.2"},
 }

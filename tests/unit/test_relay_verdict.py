@@ -2,21 +2,25 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from mailprobe.checks.relay import (
     RelayOptions,
+    SendResult,
     VariantResult,
     address_literal,
     classify,
     combine_reports,
-    decide,
     enumeration_from,
     is_inside_address,
+    judge,
     parent_domain,
     relay_findings,
+    routing_domain,
     server_name_from_greeting,
 )
 from mailprobe.errors import UsageError
@@ -68,6 +72,11 @@ def result(name: str, outcome: str, kind: str = "relay") -> VariantResult:
         rcpt_to="b@example.net",
         outcome=outcome,  # type: ignore[arg-type]
     )
+
+
+def decide(results: list[VariantResult], stop: str | None = None) -> tuple[str, str]:
+    _judged, verdict, reason, _deciding = judge(results, stop_reason=stop)
+    return verdict, reason
 
 
 def test_decide_open_names_the_accepted_variants() -> None:
@@ -240,3 +249,122 @@ def test_only_2xx_to_mail_and_rcpt_is_accepted(
     outcome = classify(mail, rcpt)
     accepted = 200 <= mail_code < 300 and rcpt_code is not None and 200 <= rcpt_code < 300
     assert (outcome == "accepted") == accepted
+
+
+# -- evidence (issue: relay verdicts that hold on real third-party MTAs) ---------------------------
+
+
+def _variant(name: str, rcpt_to: str, outcome: str, kind: str = "relay") -> VariantResult:
+    return VariantResult(
+        name=name,
+        group="recipient",
+        kind=kind,  # type: ignore[arg-type]
+        title=name,
+        mail_from="mailprobe@example.net",
+        rcpt_to=rcpt_to,
+        outcome=outcome,  # type: ignore[arg-type]
+    )
+
+
+OWN = ("own.test", "mx.own.test", "[192.0.2.25]")
+
+
+@pytest.mark.parametrize(
+    ("address", "domain"),
+    [
+        ("relaytest@example.net", "example.net"),
+        ("relaytest%example.net@own.test", "own.test"),
+        ('"relaytest@example.net"@own.test', "own.test"),
+        ('"relaytest@example.net"', None),
+        ("example.net!relaytest", None),
+        ("example.net!relaytest@own.test", "own.test"),
+        ("relaytest@example.net@own.test", "own.test"),
+        ("@own.test:relaytest@example.net", "example.net"),
+        ("relaytest@EXAMPLE.NET.", "example.net"),
+    ],
+)
+def test_routing_domain(address: str, domain: str | None) -> None:
+    assert routing_domain(address) == domain
+
+
+def test_own_domain_forms_at_a_catch_all_server_are_unconfirmed_and_do_not_decide() -> None:
+    results = [
+        _variant("plain", "relaytest@example.net", "rejected"),
+        _variant("percent-own", "relaytest%example.net@own.test", "accepted"),
+        _variant("quoted-own", '"relaytest@example.net"@own.test', "accepted"),
+    ]
+    judged, verdict, reason, deciding = judge(results, local_domains=OWN, catch_all=True)
+    assert verdict == "closed", reason
+    assert "2 own-domain forms unconfirmed" in reason
+    assert [r.evidence for r in judged] == ["refused", "unconfirmed-local", "unconfirmed-local"]
+    assert deciding == ("plain",)
+
+
+def test_own_domain_form_accepted_by_a_server_that_knows_its_users_is_a_relay() -> None:
+    results = [
+        _variant("plain", "relaytest@example.net", "rejected"),
+        _variant("percent-own", "relaytest%example.net@own.test", "accepted"),
+    ]
+    judged, verdict, _reason, deciding = judge(results, local_domains=OWN, catch_all=False)
+    assert verdict == "open"
+    assert judged[1].evidence == "accepted-rerouted"
+    assert deciding == ("percent-own",)
+
+
+def test_accepting_every_recipient_is_inconclusive_until_send_decides() -> None:
+    results = [
+        _variant("plain", "relaytest@example.net", "accepted"),
+        _variant("external-upper", "relaytest@EXAMPLE.NET", "accepted"),
+    ]
+    _judged, verdict, reason, _deciding = judge(results, local_domains=OWN, catch_all=True)
+    assert verdict == "inconclusive" and "confirm with --send" in reason
+
+    def send(variant: str, outcome: str) -> SendResult:
+        return SendResult(variant, "mailprobe@example.net", "me@example.net", outcome)  # type: ignore[arg-type]
+
+    refused = [send("plain", "rejected-at-data"), send("external-upper", "rejected-at-data")]
+    judged, verdict, reason, _ = judge(results, local_domains=OWN, catch_all=True, sends=refused)
+    assert verdict == "closed", reason
+    assert {r.evidence for r in judged} == {"refused-at-data"}
+
+    relayed = [send("plain", "rejected-at-data"), send("external-upper", "accepted")]
+    _judged, verdict, _reason, deciding = judge(
+        results, local_domains=OWN, catch_all=True, sends=relayed
+    )
+    assert verdict == "open" and deciding == ("external-upper",)
+
+    partly = [send("plain", "rejected-at-data")]
+    _judged, verdict, _reason, _ = judge(results, local_domains=OWN, catch_all=True, sends=partly)
+    assert verdict == "inconclusive"  # one variant still rests on RCPT alone
+
+
+def test_out_of_step_and_limited_variants_leave_the_verdict_open() -> None:
+    results = [
+        _variant("plain", "relaytest@example.net", "rejected"),
+        dataclasses.replace(
+            _variant("bang", "example.net!relaytest", "error"), note="replies out of step: x"
+        ),
+    ]
+    judged, verdict, reason, _ = judge(results, local_domains=OWN)
+    assert verdict == "inconclusive" and "out of step" in reason
+    assert judged[1].evidence == "desync"
+
+
+def _reply(code: int, text: str = "") -> Reply:
+    return Reply(code, (text,))
+
+
+@pytest.mark.parametrize(
+    ("known", "unknown", "reveals"),
+    [
+        (_reply(250, "<postmaster@own.test>"), _reply(550, "User unknown"), True),
+        (_reply(252, "Cannot VRFY"), _reply(252, "Cannot VRFY"), False),  # Exim, Postfix off
+        (_reply(250, "postmaster"), _reply(501, "unqualified address"), False),
+        (_reply(502, "VRFY disabled"), _reply(502, "VRFY disabled"), False),
+        (_reply(250, "ok"), _reply(250, "ok"), False),
+    ],
+)
+def test_vrfy_reveals_users_only_when_answers_differ_in_meaning(
+    known: Reply, unknown: Reply, reveals: bool
+) -> None:
+    assert enumeration_from(known, unknown, None).vrfy_reveals_users is reveals

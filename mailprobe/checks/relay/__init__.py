@@ -4,7 +4,8 @@ The variants live in ``mailprobe/data/relay_variants.toml``; ``build_variants`` 
 templates from what the battery knows about the server (its own domain, host name and address
 literal) and the external test domain. ``check_relay`` runs them on a few concurrent SMTP
 sessions (``SmtpSession``), each variant as MAIL FROM then RCPT TO followed by RSET; only the
-RCPT reply decides. DATA is sent only with ``send=True`` and only to the user's own address.
+RCPT reply decides, unless the server accepts any recipient at all (then only ``send=True``
+messages can: ``verdict.judge``). DATA is sent only with ``send=True``, to the user's address.
 
 The modules, by responsibility::
 
@@ -22,7 +23,7 @@ Every public name is re-exported here: import from ``mailprobe.checks.relay``.
 
 Public API: ``RelayOptions``, ``check_relay(host, options)``, ``check_relay_exchangers(...)``,
 ``check_relay_mx(...)``, ``combine_reports``, ``report_exit_code``, the pure helpers
-``load_templates``, ``build_variants``, ``classify``, ``decide``, ``server_name_from_greeting``,
+``load_templates``, ``build_variants``, ``classify``, ``judge``, ``server_name_from_greeting``,
 ``parent_domain``, ``address_literal``, ``relay_findings``, and the result types
 ``RelayRun``, ``RelayReport``, ``VariantResult``, ``EnumerationResult``, ``AuthRelayResult``,
 ``SendResult``.
@@ -41,6 +42,7 @@ from mailprobe.checks.relay.model import (
     AuthRelayResult,
     ConnectionTranscript,
     EnumerationResult,
+    Evidence,
     Outcome,
     RelayOptions,
     RelayReport,
@@ -76,8 +78,9 @@ from mailprobe.checks.relay.verdict import (
     PENDING_OUTCOMES,
     classify,
     combine_reports,
-    decide,
     enumeration_from,
+    judge,
+    routing_domain,
 )
 from mailprobe.model import Failure as Failure
 from mailprobe.model import Finding as Finding
@@ -97,6 +100,7 @@ __all__ = [
     "BatteryNames",
     "ConnectionTranscript",
     "EnumerationResult",
+    "Evidence",
     "Outcome",
     "RelayOptions",
     "RelayReport",
@@ -118,14 +122,15 @@ __all__ = [
     "check_relay_mx",
     "classify",
     "combine_reports",
-    "decide",
     "enumeration_from",
     "fill_template",
     "is_inside_address",
+    "judge",
     "load_templates",
     "parent_domain",
     "relay_findings",
     "report_exit_code",
+    "routing_domain",
     "server_name_from_greeting",
 ]
 

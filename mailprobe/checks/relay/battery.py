@@ -35,11 +35,14 @@ from mailprobe.checks.relay.model import (
     VariantResult,
 )
 from mailprobe.checks.relay.variants import BatteryNames, Variant
-from mailprobe.checks.relay.verdict import classify, enumeration_from
+from mailprobe.checks.relay.verdict import DESYNC_NOTE, classify, enumeration_from
 from mailprobe.errors import ProbeError
 from mailprobe.model import Failure
 from mailprobe.smtp.session import Reply, SmtpSession
 
+#: Sessions out of step before the battery stops: a server that does it every time cannot be
+#: judged, and more sessions would only repeat that.
+_DESYNC_LIMIT = 3
 #: AUTH mechanisms the authenticated relay check can use, in order of preference.
 AUTH_MECHANISMS: tuple[str, ...] = ("PLAIN", "LOGIN", "CRAM-MD5")
 
@@ -93,6 +96,11 @@ class _Battery:
         self.last_drop: str | None = None
         self.names: BatteryNames | None = None
         self.active = max(1, options.connections)
+        #: Sessions whose replies fell out of step (their answers were discarded).
+        self.desynced = 0
+        #: Every item that ran, by label (to run again what a desynced session answered).
+        self.items: dict[str, _Item] = {}
+        self.enumeration_conn: str | None = None
 
     # -- connections --
 
@@ -131,12 +139,60 @@ class _Battery:
 
     async def finish(self, conn: _Conn | None) -> None:
         if conn is not None:
+            why = conn.session.out_of_step() if conn.session.connected else ""
+            if why:
+                self.discard(conn, None, why)
+                return
             await conn.session.quit()
+            why = conn.session.out_of_step()  # the reply to QUIT may show it too
+            if why:
+                self.discard(conn, None, why)
+
+    def discard(self, conn: _Conn, item: _Item | None, why: str) -> None:
+        """The session fell out of step: every answer it gave may belong to another command,
+        so its results are dropped and its items run again on other sessions (bounded)."""
+        self.desynced += 1
+        conn.session.note(f"mailprobe: {DESYNC_NOTE} ({why}); this session's answers discarded")
+        conn.session.close()
+        redo = [item] if item is not None else []
+        for name, result in list(self.results.items()):
+            if result.connection == conn.label:
+                del self.results[name]
+                redo.append(self.items[name])
+        if self.enumeration_conn == conn.label:
+            self.enumeration, self.enumeration_conn = None, None
+            redo.append(self.items["enumeration"])
+        for again in redo:
+            again.attempts += 1
+            if again.attempts < self.options.max_attempts:
+                self.queue.append(again)
+            elif again.variant is not None:
+                self.results[again.variant.name] = _result(
+                    again.variant,
+                    "error",
+                    attempts=again.attempts,
+                    connection=conn.label,
+                    note=f"{DESYNC_NOTE}: {why}",
+                )
+        if self.desynced >= _DESYNC_LIMIT:
+            self.stop(f"the server's replies fell out of step in {self.desynced} sessions")
 
     # -- the work loop --
 
     async def worker(self, conn: _Conn | None) -> None:
-        """Take items from the queue until it is empty or the battery stops."""
+        """Take items from the queue until it is empty or the battery stops (a session found
+        out of step at the end puts its items back: then this worker goes on)."""
+        while True:
+            conn, gave_up = await self._work(conn)
+            await self.finish(conn)
+            conn = None
+            if gave_up or not self.queue or self.stop_reason is not None:
+                break
+        self.active -= 1
+
+    async def _work(self, conn: _Conn | None) -> tuple[_Conn | None, bool]:
+        """Run queued items on ``conn`` (new sessions as needed); True when this worker gave
+        up opening sessions."""
         failures_in_a_row = 0
         while self.queue and self.stop_reason is None:
             item = self.queue.popleft()
@@ -161,30 +217,35 @@ class _Battery:
                     self.last_drop = _why(exc.failure)
                     if failures_in_a_row >= self.options.max_attempts:
                         # This worker gives up; the battery stops only when none is left.
-                        self.active -= 1
-                        if self.active == 0:
+                        if self.active == 1:
                             self.stop(f"could not open a new session: {_why(exc.failure)}")
-                        return
+                        return None, True
                     await asyncio.sleep(self.options.retry_delay)
                     continue
                 failures_in_a_row = 0
             conn.items.append(item.label)
+            self.items[item.label] = item
             try:
                 await self.run_item(conn, item)
-            except (_Dropped, ProbeError) as exc:
-                said_421 = isinstance(exc, _Dropped) and exc.said_421
-                why = exc.why if isinstance(exc, _Dropped) else _why(exc.failure)
+            except ProbeError as exc:
+                if exc.failure.kind == "desync":
+                    self.discard(conn, item, exc.failure.message)
+                else:
+                    conn.session.close()
+                    self.retry(item, _why(exc.failure))
+                    self.dropped(conn, _why(exc.failure))
+                conn = None
+            except _Dropped as exc:
                 conn.session.close()
-                if isinstance(exc, _Dropped) and exc.before_item:
+                if exc.before_item:
                     self.queue.appendleft(item)
                 else:
-                    self.retry(item, why)
-                self.dropped(conn, why)
+                    self.retry(item, exc.why)
+                self.dropped(conn, exc.why)
                 conn = None
-                if said_421:
+                if exc.said_421:
                     await asyncio.sleep(self.options.retry_delay)
-        self.active -= 1
-        await self.finish(conn)
+        return conn, False
 
     def dropped(self, conn: _Conn, why: str) -> None:
         """A session ended by the server: count it, learn a smaller error budget."""
@@ -216,6 +277,8 @@ class _Battery:
             try:
                 rset = await session.rset()
             except ProbeError as exc:
+                if exc.failure.kind == "desync":
+                    raise  # the session's earlier answers are suspect: the worker discards them
                 raise _Dropped(_why(exc.failure), said_421=False, before_item=True) from None
             if rset.code == 421:
                 raise _Dropped(f"421 to RSET: {rset.text}", said_421=True, before_item=True)
@@ -250,9 +313,12 @@ class _Battery:
         names = self.names
         assert names is not None
         replies: list[Reply] = []
+        # An existing and a made-up user in the same syntax (qualified when the own domain
+        # is known): bare "postmaster" is special (RFC 5321 makes servers take it unqualified).
+        at = f"@{names.own_domain}" if names.own_domain else ""
         for verb, argument in (
-            ("VRFY", "postmaster"),
-            ("VRFY", names.random_user),
+            ("VRFY", f"postmaster{at}"),
+            ("VRFY", f"{names.random_user}{at}"),
             ("EXPN", "postmaster"),
         ):
             reply = await session.command(verb, argument, step=verb)
@@ -261,6 +327,7 @@ class _Battery:
                 conn.errors += 1
             replies.append(reply)
         self.enumeration = enumeration_from(*replies)
+        self.enumeration_conn = conn.label
 
     async def run_auth(self) -> None:
         opts = self.options

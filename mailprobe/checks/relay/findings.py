@@ -20,6 +20,7 @@ from mailprobe.checks.relay.model import (
 from mailprobe.checks.relay.names import is_inside_address
 from mailprobe.checks.relay.variants import SkippedVariant
 from mailprobe.checks.relay.verdict import CLOSED_OUTCOMES
+from mailprobe.findings import make
 from mailprobe.model import Finding, Severity
 
 
@@ -36,6 +37,7 @@ def relay_findings(
     authenticated: AuthRelayResult | None,
     sent: SendResult | None,
     reconnects: int,
+    desynced: int = 0,
 ) -> tuple[Finding, ...]:
     """Turn the battery's results into findings (codes ``relay.*``), worst first."""
     found: list[Finding] = []
@@ -151,6 +153,15 @@ def relay_findings(
                 + ", ".join(f"{s.name} ({s.reason})" for s in skipped),
                 "Give --domain to build the own-domain variants." if own_domain is None else "",
                 subject,
+            )
+        )
+    if desynced:
+        found.append(
+            make(
+                "smtp.out-of-step",
+                f"the server's replies fell out of step with the commands in {desynced} "
+                "sessions: their answers were discarded, never read as a verdict",
+                subject=subject,
             )
         )
     if reconnects:

@@ -35,6 +35,29 @@ Outcome = Literal[
     "not-tested",
 ]
 Verdict = Literal["open", "closed", "inconclusive"]
+#: What one relay variant shows, the verdict's evidence (``verdict.judge``):
+#: refused (at RCPT), sender-refused (MAIL refused: not tested), accepted-external (RCPT
+#: accepted for another domain), accepted-rerouted (an own-domain form such as
+#: user%ext@own accepted by a server that refuses unknown local users: it reroutes),
+#: unconfirmed-local (an own-domain form accepted by a server that takes any local part: no
+#: evidence either way), relayed (--send: the message was accepted), refused-at-data
+#: (--send: refused at DATA or after the message), deferred (4xx), limited (421, rate or
+#: connection limits), desync (replies out of step: the session's answers were discarded),
+#: error, not-tested.
+Evidence = Literal[
+    "refused",
+    "sender-refused",
+    "accepted-external",
+    "accepted-rerouted",
+    "unconfirmed-local",
+    "relayed",
+    "refused-at-data",
+    "deferred",
+    "limited",
+    "desync",
+    "error",
+    "not-tested",
+]
 
 
 VERDICT_LABELS: dict[str, str] = {
@@ -154,6 +177,7 @@ class VariantResult:
     connection: str | None = None
     attempts: int = 0
     note: str = ""
+    evidence: Evidence = "not-tested"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -242,6 +266,12 @@ class RelayReport:
     seconds: float
     findings: tuple[Finding, ...]
     failures: tuple[Failure, ...] = ()
+    #: The relay variants the verdict rests on (accepted, relayed, or all refused).
+    deciding_variants: tuple[str, ...] = ()
+    #: --send: every message tried, in order (``sent`` is the one that decided).
+    sends: tuple[SendResult, ...] = ()
+    #: Sessions whose replies fell out of step with the commands (their answers discarded).
+    desynced_sessions: int = 0
     _transcripts: tuple[ConnectionTranscript, ...] = ()
 
     @property

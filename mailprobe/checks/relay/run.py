@@ -34,8 +34,8 @@ from mailprobe.checks.relay.names import (
     server_name_from_greeting,
 )
 from mailprobe.checks.relay.variants import Variant, build_variants
-from mailprobe.checks.relay.verdict import combine_reports, decide
-from mailprobe.errors import ProbeError
+from mailprobe.checks.relay.verdict import combine_reports, is_local_recipient, judge
+from mailprobe.errors import InputError, ProbeError
 from mailprobe.model import Failure
 from mailprobe.smtp.failures import failure_finding
 
@@ -63,6 +63,17 @@ async def check_relay(host: str, options: RelayOptions | None = None) -> RelayRe
     own_domain, source = await _own_domain(opts, server_name, session.address, host)
     literal = address_literal(session.address) if session.address else None
     names = opts.names(own_domain, server_name, literal)
+    local = tuple(d for d in (own_domain, server_name, literal) if d)
+    if is_local_recipient(f"x@{names.external_domain}", local):
+        # Every "relay" would be a local delivery: the test would prove nothing.
+        battery.close_all()
+        field = "to" if opts.to else "external"
+        raise InputError(
+            field,
+            f"domain {names.external_domain} is the server's own ({', '.join(local)}): "
+            "every variant would be a local delivery, not a relay; use a domain the server "
+            "does not receive mail for",
+        )
     battery.names = names
     variants, skipped = build_variants(names)
     relay_variants = tuple(v for v in variants if v.kind == "relay")
@@ -77,24 +88,39 @@ async def check_relay(host: str, options: RelayOptions | None = None) -> RelayRe
 
     workers = [battery.worker(first)]
     workers.extend(battery.worker(None) for _ in range(max(0, opts.connections - 1)))
-    sent: SendResult | None = None
+    sends: list[SendResult] = []
+    local_domains = tuple(d for d in (own_domain, server_name, literal) if d)
     try:
         async with asyncio.timeout(opts.session_timeout):
             await asyncio.gather(*workers)
             if opts.send:
-                accepted = [
-                    battery.results[v.name] for v in relay_variants if _accepted(battery, v)
-                ]
-                if accepted:
-                    sent = await battery.send(accepted[0])
+                # One message per accepted variant until one is accepted for delivery: a
+                # refusal at DATA proves only that variant; own-domain forms at a server
+                # that takes any local part would be local deliveries, so they are not sent.
+                catch_all = _catch_all(battery)
+                for variant in relay_variants:
+                    result = battery.results.get(variant.name)
+                    if result is None or result.outcome != "accepted":
+                        continue
+                    if catch_all and is_local_recipient(variant.rcpt_to, local_domains):
+                        continue
+                    sends.append(await battery.send(result))
+                    if sends[-1].outcome == "accepted":
+                        break
     except TimeoutError:
         battery.stop(f"the battery did not finish within {opts.session_timeout:g} s")
     finally:
         battery.close_all()
 
-    variant_results = tuple(_final(battery, v, battery.stop_reason) for v in relay_variants)
     probe_results = tuple(_final(battery, v, battery.stop_reason) for v in probe_variants)
-    verdict, reason = decide(variant_results, battery.stop_reason)
+    variant_results, verdict, reason, deciding = judge(
+        tuple(_final(battery, v, battery.stop_reason) for v in relay_variants),
+        local_domains=local_domains,
+        catch_all=_catch_all(battery),
+        sends=sends,
+        stop_reason=battery.stop_reason,
+    )
+    sent = next((s for s in sends if s.outcome == "accepted"), sends[-1] if sends else None)
     findings = relay_findings(
         verdict=verdict,
         reason=reason,
@@ -107,6 +133,7 @@ async def check_relay(host: str, options: RelayOptions | None = None) -> RelayRe
         authenticated=battery.authenticated,
         sent=sent,
         reconnects=battery.reconnects,
+        desynced=battery.desynced,
     )
     return RelayReport(
         target=host,
@@ -130,8 +157,17 @@ async def check_relay(host: str, options: RelayOptions | None = None) -> RelayRe
         reconnects=battery.reconnects,
         seconds=round(time.monotonic() - started, 3),
         findings=findings,
+        deciding_variants=deciding,
+        sends=tuple(sends),
+        desynced_sessions=battery.desynced,
         _transcripts=_transcripts(battery),
     )
+
+
+def _catch_all(battery: _Battery) -> bool:
+    """Whether the server accepted the made-up local recipient (probe ``local-unknown``)."""
+    probe = battery.results.get("local-unknown")
+    return probe is not None and probe.outcome == "accepted"
 
 
 async def check_relay_exchangers(
@@ -252,5 +288,6 @@ def _unreachable(
         seconds=round(time.monotonic() - started, 3),
         findings=(failed,) if failed is not None else (),
         failures=(failure,),
+        desynced_sessions=1 if failure.kind == "desync" else 0,
         _transcripts=_transcripts(battery),
     )
