@@ -660,6 +660,14 @@ _ENTRIES: tuple[CatalogueEntry, ...] = (
         "filtering, Postfix check_sender_access or SPF checks), or require AUTH for them.",
         advisory=True,
     ),
+    _e(
+        "relay.slow-server",
+        INFO,
+        "The server answered slowly, which slowed the relay test down",
+        "A delay on every reply is a tarpit or a slow filter (DNS lookups, content checks); "
+        "senders see it too. If the test ran out of time, run it again with a larger "
+        "--session-timeout.",
+    ),
     _e("relay.not-tested", INFO, "Some relay variants were not tested (MAIL FROM refused)"),
     _e(
         "relay.open",

@@ -781,3 +781,38 @@ def test_ehlo_reports_a_second_greeting_as_out_of_step(
     code, out, _err = run(capsys, *ehlo_args(peer, dns, "--json"))
     assert ("smtp.out-of-step", "warn") in all_findings(json.loads(out))
     assert code == 1
+
+
+def slow_handler(delay: float) -> Callable[[PeerConnection], Any]:
+    """A closed server that waits ``delay`` seconds before every reply (a tarpit)."""
+
+    async def handler(conn: PeerConnection) -> None:
+        await conn.send_lines([f"220 {MX_HOST} ESMTP"])
+        while (line := await conn.readline()) is not None:
+            await asyncio.sleep(delay)
+            verb = line.split(" ", 1)[0].upper()
+            if verb == "EHLO":
+                await conn.send_lines([f"250-{MX_HOST}", "250 8BITMIME"])
+            elif verb == "RCPT":
+                await conn.send_lines(["554 5.7.1 Relay access denied"])
+            elif verb == "QUIT":
+                await conn.send_lines(["221 2.0.0 Bye"])
+                return
+            else:
+                await conn.send_lines(["250 2.0.0 Ok"])
+
+    return handler
+
+
+def test_a_server_slow_on_every_reply_is_judged_and_said_to_be_slow(
+    capsys: pytest.CaptureFixture[str], peer_factory: PeerFactory, dns: DnsServerHandle
+) -> None:
+    peer = peer_factory.raw(slow_handler(1.0), PEER_ADDRESS)
+    args = relay_args(peer, dns, "--json", "--relay-only", "--connections", "8")
+    args[args.index("--timeout") + 1] = "3"
+    args[args.index("--session-timeout") + 1] = "60"
+    code, out, _err = run(capsys, *args)
+    (report,) = json.loads(out)["results"]["reports"]
+    assert report["verdict"] == "closed", report["reason"]
+    assert ("relay.slow-server", "info") in all_findings(report)
+    assert code == 0

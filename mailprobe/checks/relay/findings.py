@@ -23,6 +23,9 @@ from mailprobe.checks.relay.verdict import CLOSED_OUTCOMES
 from mailprobe.findings import make
 from mailprobe.model import Finding, Severity
 
+#: Average reply time from which the battery says the server slowed it down.
+SLOW_REPLY_SECONDS = 1.0
+
 
 def relay_findings(
     *,
@@ -38,6 +41,7 @@ def relay_findings(
     sent: SendResult | None,
     reconnects: int,
     desynced: int = 0,
+    reply_seconds: float | None = None,
 ) -> tuple[Finding, ...]:
     """Turn the battery's results into findings (codes ``relay.*``), worst first."""
     found: list[Finding] = []
@@ -153,6 +157,15 @@ def relay_findings(
                 + ", ".join(f"{s.name} ({s.reason})" for s in skipped),
                 "Give --domain to build the own-domain variants." if own_domain is None else "",
                 subject,
+            )
+        )
+    if reply_seconds is not None and reply_seconds >= SLOW_REPLY_SECONDS:
+        found.append(
+            make(
+                "relay.slow-server",
+                f"the server took {reply_seconds:.1f} s per reply on average (tarpitting or "
+                "an overloaded filter): the battery was slowed down",
+                subject=subject,
             )
         )
     if desynced:

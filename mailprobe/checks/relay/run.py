@@ -134,6 +134,7 @@ async def check_relay(host: str, options: RelayOptions | None = None) -> RelayRe
         sent=sent,
         reconnects=battery.reconnects,
         desynced=battery.desynced,
+        reply_seconds=_reply_seconds(battery),
     )
     return RelayReport(
         target=host,
@@ -162,6 +163,17 @@ async def check_relay(host: str, options: RelayOptions | None = None) -> RelayRe
         desynced_sessions=battery.desynced,
         _transcripts=_transcripts(battery),
     )
+
+
+def _reply_seconds(battery: _Battery) -> float | None:
+    """The average time the server took to answer MAIL, RCPT and RSET (None: no reply)."""
+    times = [
+        timing.seconds
+        for conn in battery.conns
+        for timing in conn.session.timings
+        if timing.step in ("MAIL", "RCPT", "RSET")
+    ]
+    return sum(times) / len(times) if times else None
 
 
 def _catch_all(battery: _Battery) -> bool:
