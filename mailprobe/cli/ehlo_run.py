@@ -30,6 +30,8 @@ from mailprobe.model import exit_code_for
 from mailprobe.text import has_control_chars
 
 if TYPE_CHECKING:
+    from rich.console import Console
+
     from mailprobe.checks.ehlo import EhloRequest, EhloResults, VerbProfile
     from mailprobe.config import Settings
 
@@ -164,17 +166,15 @@ def run_ehlo_command(a: EhloArgs) -> int:
     if a.transcript is not None:
         _write_transcript(a.transcript, results)
     code = exit_code_for(results.findings, results.failures)
-    from mailprobe.render.ehlo import render_ehlo
-
     level = global_options().verbose
-    return emit(
-        "ehlo",
-        inputs,
-        results,
-        code,
-        lambda con: render_ehlo(con, results, verbose=level),
-        results.failures,
-    )
+
+    def render(console: Console) -> None:
+        # rich is imported only when there is text to show (not for --json)
+        from mailprobe.render.ehlo import render_ehlo
+
+        render_ehlo(console, results, verbose=level)
+
+    return emit("ehlo", inputs, results, code, render, results.failures)
 
 
 async def _run(

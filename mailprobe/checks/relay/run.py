@@ -95,14 +95,14 @@ async def check_relay(host: str, options: RelayOptions | None = None) -> RelayRe
             await asyncio.gather(*workers)
             if opts.send:
                 # One message per accepted variant until one is accepted for delivery: a
-                # refusal at DATA proves only that variant; own-domain forms at a server
-                # that takes any local part would be local deliveries, so they are not sent.
-                catch_all = _catch_all(battery)
+                # refusal at DATA proves only that variant. Own-domain forms are not sent: a
+                # message the server takes for its own domain may be a local delivery, which
+                # proves nothing about relaying (their RCPT evidence stands).
                 for variant in relay_variants:
                     result = battery.results.get(variant.name)
                     if result is None or result.outcome != "accepted":
                         continue
-                    if catch_all and is_local_recipient(variant.rcpt_to, local_domains):
+                    if is_local_recipient(variant.rcpt_to, local_domains):
                         continue
                     sends.append(await battery.send(result))
                     if sends[-1].outcome == "accepted":

@@ -107,18 +107,22 @@ def evidence_of(
     catch_all: bool,
     send: SendResult | None = None,
 ) -> Evidence:
-    """What one relay variant shows (see ``model.Evidence``)."""
-    if send is not None and send.outcome == "accepted":
-        return "relayed"
-    if send is not None and send.outcome in ("rejected-at-data", "refused-before-data"):
-        return "refused-at-data"
+    """What one relay variant shows (see ``model.Evidence``). A message accepted for a
+    recipient in the server's own domain may be a local delivery: only the RCPT evidence of
+    such a variant counts."""
+    local = is_local_recipient(result.rcpt_to, local_domains)
+    if send is not None and not local:
+        if send.outcome == "accepted":
+            return "relayed"
+        if send.outcome in ("rejected-at-data", "refused-before-data"):
+            return "refused-at-data"
     outcome = result.outcome
     if outcome in CLOSED_OUTCOMES:
         return "refused"
     if outcome == "mail-refused":
         return "sender-refused"
     if outcome == "accepted":
-        if is_local_recipient(result.rcpt_to, local_domains):
+        if local:
             return "unconfirmed-local" if catch_all else "accepted-rerouted"
         return "accepted-external"
     if outcome in ("deferred", "mail-deferred"):
