@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs everything the tests, lint and type checks need on a fresh Debian machine:
-# the real servers the integration tests start on loopback (Postfix, Cyrus SASL tools),
+# the real servers the integration tests start on loopback (Postfix, Cyrus SASL tools, and
+# Exim and Haraka in /opt/mailprobe-test by scripts/install-test-mtas.sh),
 # tools the benchmarks compare against (swaks, nmap, kdig), headless Chromium for the HTML
 # report test, and mailprobe itself with its dev extras. Safe to run twice.
 set -euo pipefail
@@ -24,6 +25,11 @@ DEBIAN_PACKAGES=(
     chromium           # headless browser for the HTML report test
     openssl
 )
+# Node.js and npm for Haraka (scripts/install-test-mtas.sh). Only when missing: a machine may
+# already have another build of Node.js (e.g. NodeSource's, which conflicts with Debian's npm).
+if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+    DEBIAN_PACKAGES+=(nodejs npm)
+fi
 
 if command -v apt-get >/dev/null 2>&1; then
     echo "postfix postfix/main_mailer_type select No configuration" | $SUDO debconf-set-selections
@@ -33,6 +39,10 @@ if command -v apt-get >/dev/null 2>&1; then
 else
     echo "setup-test-env: apt-get not found; install ${DEBIAN_PACKAGES[*]} yourself" >&2
 fi
+
+# Exim (unpacked from its Debian package, never installed: it conflicts with postfix) and
+# Haraka (npm) in /opt/mailprobe-test, for tests/support/exim.py and haraka.py.
+bash scripts/install-test-mtas.sh
 
 python3 -m pip install -q --upgrade pip >/dev/null
 python3 -m pip install -q -e ".[dev]"

@@ -1,7 +1,8 @@
 """Shared pytest set-up: fixtures of tests/support/ are registered as plugins.
 
 Loopback addresses are split between test areas so servers never collide:
-127.0.1.x mx/DNS, 127.0.2.x ehlo, 127.0.3.x relay-test, 127.0.4.x check, 127.0.5.x policy.
+127.0.1.x mx/DNS, 127.0.2.x ehlo, 127.0.3.x relay-test, 127.0.4.x check, 127.0.5.x policy,
+127.0.9.x the Exim (.1-.4) and Haraka (.11-.14) instances.
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ import importlib.util
 _SUPPORT = (
     "tests.support.dnsserver",
     "tests.support.postfix",
+    "tests.support.exim",
+    "tests.support.haraka",
     "tests.support.peers",
     "tests.support.certs",
     "tests.support.https",
