@@ -635,7 +635,7 @@ _ENTRIES: tuple[CatalogueEntry, ...] = (
     _e("relay.closed", OK, "Relay to outside domains refused (closed)"),
     _e(
         "relay.data-rejected",
-        WARN,
+        INFO,
         "The recipient was accepted but the message refused at DATA",
         "Reject unwanted recipients at RCPT time so senders get a clear answer early.",
     ),

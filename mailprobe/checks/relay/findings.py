@@ -209,8 +209,9 @@ def _send_finding(sent: SendResult, subject: str) -> Finding:
         )
     if sent.outcome == "rejected-at-data":
         code = sent.data_reply.code if sent.data_reply else "?"
+        # Deliberate in anti-harvesting set-ups: advice, not a problem (the verdict says it).
         return Finding(
-            Severity.WARN,
+            Severity.INFO,
             "relay.data-rejected",
             f"The server accepted the recipient of variant {sent.variant} but refused the "
             f"message at DATA ({code}): it accepts at RCPT and rejects later, so it did not "
