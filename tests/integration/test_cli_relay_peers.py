@@ -718,3 +718,13 @@ def _secret_forms(user: str, password: str) -> list[str]:
         encoded = base64.b64encode(raw.encode()).decode()
         forms += [encoded, encoded.rstrip("=")]
     return forms
+
+
+def test_to_in_the_servers_own_domain_is_refused(
+    exchange_relay_denied_peer: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Every "relay" would be a local delivery: the test would prove nothing.
+    code = main(["relay-test", *_target(exchange_relay_denied_peer), "--to", "someone@example.com"])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "--to domain example.com is the server's own" in err

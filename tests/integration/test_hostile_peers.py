@@ -816,3 +816,20 @@ def test_a_server_slow_on_every_reply_is_judged_and_said_to_be_slow(
     assert report["verdict"] == "closed", report["reason"]
     assert ("relay.slow-server", "info") in all_findings(report)
     assert code == 0
+
+
+def test_relay_test_against_a_per_client_connection_limit(
+    capsys: pytest.CaptureFixture[str], peer_factory: PeerFactory, dns: DnsServerHandle
+) -> None:
+    # relay-test opens 4 connections; the server allows 2 and greets the rest with 421:
+    # waited out and retried, never a verdict of its own.
+    server = LimitedServer(limit=2)
+    peer = peer_factory.raw(server, PEER_ADDRESS)
+    args = relay_args(peer, dns, "--json", session_timeout="30")
+    args[args.index("--timeout") + 1] = "3"
+    code, out, _err = run(capsys, *args)
+    (report,) = json.loads(out)["results"]["reports"]
+    assert report["verdict"] == "closed", report["reason"]
+    assert server.most <= 2 and server.refused > 0
+    assert not {c for c, _s in all_findings(report)} & {"smtp.greeting-deferred"}
+    assert code == 0
