@@ -430,6 +430,15 @@ class SmtpSession:
         reply = Reply.from_message(response.code, response.message)
         self._server(reply)
         self._timing(step, started, reply.code < 400)
+        if not 200 <= reply.code <= 599:
+            # "2", "25 ok": aiosmtplib reads a number, but SMTP replies have three digits
+            raise self._raise_kind(
+                ProtocolFailure,
+                step,
+                "not-smtp",
+                f"the server's answer is not SMTP (a reply without a three-digit code: "
+                f"{reply.code} {reply.text})",
+            )
         if _impossible_reply(words[0].upper() if words else "", step, reply.code):
             raise self._desync(step, f"{reply.code} is no reply to {step}")
         if reply.code == 421:
@@ -612,7 +621,18 @@ class SmtpSession:
 
     async def auth(self, mechanism: str, user: str, password: str) -> Reply:
         """AUTH LOGIN / PLAIN / CRAM-MD5; the password and its encodings never reach the
-        transcript. Returns the final reply (235 on success)."""
+        transcript. Returns the final reply (235 on success).
+
+        An exchange that ends on 334 (the server asks for more than the mechanism has to
+        say) is cancelled with ``*`` (RFC 4954) before anything else is sent: otherwise the
+        next command would be read as a credential.
+        """
+        reply = await self._auth_exchange(mechanism, user, password)
+        if reply.code == 334 and self.connected:
+            reply = await self.command("*", step="AUTH")
+        return reply
+
+    async def _auth_exchange(self, mechanism: str, user: str, password: str) -> Reply:
         mechanism = mechanism.upper()
         check_argument(user, "user name")
         self.redact.add(password)

@@ -833,3 +833,78 @@ def test_relay_test_against_a_per_client_connection_limit(
     assert server.most <= 2 and server.refused > 0
     assert not {c for c, _s in all_findings(report)} & {"smtp.greeting-deferred"}
     assert code == 0
+
+
+def short_code_handler(reply: str) -> Callable[[PeerConnection], Any]:
+    """A peer that answers every RCPT with ``reply`` (a reply without a three-digit code)."""
+
+    async def handler(conn: PeerConnection) -> None:
+        await conn.send_lines([f"220 {MX_HOST} ESMTP"])
+        while (line := await conn.readline()) is not None:
+            verb = line.split(" ", 1)[0].upper()
+            if verb == "EHLO":
+                await conn.send_lines([f"250-{MX_HOST}", "250 8BITMIME"])
+            elif verb == "RCPT":
+                await conn.send_lines([reply])
+            elif verb == "QUIT":
+                await conn.send_lines(["221 2.0.0 Bye"])
+                return
+            else:
+                await conn.send_lines(["250 2.0.0 Ok"])
+
+    return handler
+
+
+@pytest.mark.parametrize("reply", ["2", "25 ok", "334 VXNlcm5hbWU6"])
+def test_rcpt_replies_that_are_not_smtp_codes_are_never_accepted(
+    capsys: pytest.CaptureFixture[str],
+    peer_factory: PeerFactory,
+    dns: DnsServerHandle,
+    reply: str,
+) -> None:
+    peer = peer_factory.raw(short_code_handler(reply), PEER_ADDRESS)
+    code, out, _err = run(capsys, *relay_args(peer, dns, "--json", "--relay-only"))
+    (report,) = json.loads(out)["results"]["reports"]
+    assert report["verdict"] == "inconclusive", report["reason"]
+    assert report["accepted_variants"] == []
+    assert code == 1
+
+
+async def _auth_wants_more(conn: PeerConnection) -> None:
+    """AUTH LOGIN that answers 334 even to the password; records what came next."""
+    await conn.send_lines([f"220 {MX_HOST} ESMTP"])
+    while (line := await conn.readline()) is not None:
+        verb = line.split(" ", 1)[0].upper()
+        if verb == "EHLO":
+            await conn.send_lines([f"250-{MX_HOST}", "250 AUTH LOGIN"])
+        elif verb == "AUTH":
+            for _step in range(3):  # username?, password?, and more
+                await conn.send_lines(["334 UGFzc3dvcmQ6"])
+                line = await conn.readline()
+                if line is None or line == "*":
+                    break
+            await conn.send_lines(["501 5.7.0 Authentication cancelled"])
+        elif verb == "QUIT":
+            await conn.send_lines(["221 2.0.0 Bye"])
+            return
+        else:
+            await conn.send_lines(["250 2.0.0 Ok"])
+
+
+def test_an_auth_exchange_left_on_334_is_cancelled_with_a_star(
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    peer_factory: PeerFactory,
+    dns: DnsServerHandle,
+) -> None:
+    peer = peer_factory.raw(_auth_wants_more, PEER_ADDRESS)
+    monkeypatch.setenv("PROBE_PW", "s3cret-pass")
+    args = ehlo_args(peer, dns, "--json", "--user", "probe", "--password-env", "PROBE_PW")
+    code, out, _err = run(capsys, *args)
+    assert code in (1, 3)
+    (probe,) = json.loads(out)["results"]["probes"]
+    sent = [line["text"] for line in probe["transcript"] if line["side"] == "client"]
+    auth = sent.index("AUTH LOGIN")
+    assert sent[auth + 2 : auth + 4] == ["********", "*"], sent  # user, password, then '*'
+    assert probe["auth"]["reply"]["code"] == 501
+    assert "s3cret-pass" not in out
