@@ -760,7 +760,7 @@ def _connect_verdict(
             "mx.unreachable",
             f"no exchanger address of {domain} answered with a 220 greeting on port "
             f"{opts.smtp_port}",
-            "Check the mail servers, firewalls and port forwarding for port 25.",
+            f"Check the mail servers, firewalls and port forwarding for port {opts.smtp_port}.",
             domain,
         )
 

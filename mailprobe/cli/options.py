@@ -164,7 +164,7 @@ HELO = Opt(
     "helo",
     ("--helo",),
     metavar="NAME",
-    help="Name sent with EHLO (default: config, local FQDN).",
+    help="Name sent with EHLO (default: config, else the host name when fully qualified).",
     config_key="helo",
 )
 PASSWORD_ENV = Opt(
@@ -548,7 +548,7 @@ CHECK: tuple[Opt, ...] = (
         min=1,
         max=32,
         metavar="N",
-        help="Concurrent connections of the relay battery per exchanger.",
+        help="Connections at once per exchanger address (SMTP step and relay battery).",
     ),
     Opt(
         "mta_sts_url",

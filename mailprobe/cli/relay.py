@@ -47,9 +47,10 @@ def _relay_test(
 ) -> int:
     """Test whether a server relays mail for anonymous clients (a battery of address tricks).
 
-    Verdict: OPEN RELAY (exit 1) if any variant is accepted, CLOSED (exit 0) if all are refused,
-    INCONCLUSIVE (exit 1) if the battery could not complete; exit 3 if the server cannot be
-    reached. Nothing is sent (no DATA) unless --send is given.
+    Verdict: OPEN RELAY (exit 1) when a recipient in another domain is accepted (or a message,
+    with --send); CLOSED (exit 0) when every variant is refused; INCONCLUSIVE (exit 1) when the
+    battery could not complete or the server accepts every recipient at RCPT (confirm with
+    --send). Exit 3 if the server cannot be reached. Nothing is sent (no DATA) without --send.
     """
     cfg = settings()
     from mailprobe.checks.relay import AUTH_MECHANISMS, RelayOptions

@@ -23,6 +23,12 @@ from mailprobe.checks.relay.verdict import CLOSED_OUTCOMES
 from mailprobe.findings import make
 from mailprobe.model import Finding, Severity
 
+#: How to settle what RCPT replies cannot (also for check, which has no --send of its own).
+CONFIRM_WITH_SEND = (
+    "Confirm with 'mailprobe relay-test HOST --send --to ADDRESS' (a mailbox you read): a "
+    "message refused at DATA was not relayed, one accepted means an open relay; servers that "
+    "accept everything and discard later are not relays."
+)
 #: Average reply time from which the battery says the server slowed it down.
 SLOW_REPLY_SECONDS = 1.0
 
@@ -69,8 +75,10 @@ def relay_findings(
                 Severity.WARN,
                 "relay.inconclusive",
                 f"INCONCLUSIVE: {reason}",
-                "Run again later (greylisting, rate limits), with fewer --connections, or from "
-                "another network; see the transcript (--transcript FILE).",
+                CONFIRM_WITH_SEND
+                if "accepts every recipient" in reason
+                else "Run again later (greylisting, rate limits), with fewer --connections, or "
+                "from another network; see the transcript (--transcript FILE).",
                 subject,
             )
         )
@@ -93,11 +101,10 @@ def relay_findings(
             Finding(
                 Severity.INFO,
                 "relay.accepts-unknown-recipients",
-                f"The server accepted a made-up recipient <{unknown.rcpt_to}>: it accepts every "
-                "recipient at RCPT time (catch-all, or accept-then-discard/bounce), so an "
-                "accepted variant may be a false positive",
-                "Confirm with --send --to ADDRESS; servers that accept everything and discard "
-                "later are not relays (Microsoft KB Q304897).",
+                f"The server accepted a made-up recipient <{unknown.rcpt_to}>: it takes any "
+                "local part of its own domain at RCPT (catch-all, or accept now and bounce or "
+                "discard later), so own-domain address forms cannot show relaying",
+                CONFIRM_WITH_SEND,
                 subject,
             )
         )

@@ -37,7 +37,7 @@ from mailprobe.checks.relay.variants import Variant, build_variants
 from mailprobe.checks.relay.verdict import combine_reports, is_local_recipient, judge
 from mailprobe.errors import InputError, ProbeError
 from mailprobe.model import Failure
-from mailprobe.smtp.failures import failure_finding
+from mailprobe.smtp.failures import failure_finding, is_incomplete
 
 if TYPE_CHECKING:
     from mailprobe.dns import Resolver
@@ -77,7 +77,11 @@ async def check_relay(host: str, options: RelayOptions | None = None) -> RelayRe
     battery.names = names
     variants, skipped = build_variants(names)
     relay_variants = tuple(v for v in variants if v.kind == "relay")
-    probe_variants = tuple(v for v in variants if v.kind == "probe") if opts.probes else ()
+    # The catch-all probe always runs: without it an accepted own-domain form could not be
+    # told from a relay (--relay-only drops only the other extra checks).
+    probe_variants = tuple(
+        v for v in variants if v.kind == "probe" and (opts.probes or v.name == "local-unknown")
+    )
 
     battery.queue.extend(_Item("variant", v) for v in relay_variants)
     battery.queue.extend(_Item("variant", v) for v in probe_variants)
@@ -273,7 +277,11 @@ def _transcripts(battery: _Battery) -> tuple[ConnectionTranscript, ...]:
 def _unreachable(
     host: str, opts: RelayOptions, failure: Failure, battery: _Battery, started: float
 ) -> RelayReport:
-    reason = f"the server could not be reached: {_why(failure)}"
+    reason = (
+        f"the server could not be reached: {_why(failure)}"
+        if is_incomplete(failure)
+        else f"the server did not let the battery start: {_why(failure)}"
+    )
     where = battery.address or opts.address or host
     subject = f"[{where}]:{opts.port}" if ":" in where else f"{where}:{opts.port}"
     failed = failure_finding(failure, subject)
