@@ -114,17 +114,19 @@ def _coerce(source: str, key: str, value: Any) -> Any:
 def _read_file(path: Path) -> dict[str, Any]:
     import tomllib
 
+    from mailprobe.files import FileError, read_text
+
     source = str(path)
     try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise ConfigError(source, None, f"cannot read ({exc.strerror or exc})") from None
+        text = read_text(path)  # bounded, regular files (or pipes) only: see mailprobe/files.py
+    except FileError as exc:
+        raise ConfigError(source, None, exc.problem) from None
     try:
-        data = tomllib.loads(raw.decode("utf-8"))
-    except UnicodeDecodeError:
-        raise ConfigError(source, None, "not UTF-8 text") from None
+        data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(source, None, f"invalid TOML ({exc})") from None
+    except RecursionError:  # tomllib recurses once per level of nested arrays and tables
+        raise ConfigError(source, None, "invalid TOML (nested too deeply)") from None
     values: dict[str, Any] = {}
     for key, value in data.items():
         if key not in _KINDS:
@@ -158,8 +160,8 @@ def load_settings(
     path = explicit if explicit is not None else default_config_path(env)
     file_values: dict[str, Any] = {}
     config_file: str | None = None
-    if explicit is not None or path.is_file():
-        if explicit is not None and not path.exists():
+    if explicit is not None or os.path.isfile(path):
+        if explicit is not None and not os.path.exists(path):
             raise ConfigError(str(path), None, "file does not exist")
         file_values = _read_file(path)
         config_file = str(path)

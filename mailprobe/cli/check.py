@@ -6,9 +6,10 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from mailprobe.cli.common import console, emit, global_options, settings
+from mailprobe.cli.common import console, emit, global_options, run_async, settings
 from mailprobe.cli.options import CHECK
 from mailprobe.cli.options_typer import typer_command
+from mailprobe.cli.runtime import redacted, write_output_file
 from mailprobe.errors import UsageError
 from mailprobe.model import worst_exit_code
 
@@ -21,7 +22,7 @@ _BATCH_CONCURRENCY = 4
 
 def _check(
     domains: list[str] | None,
-    file: str | None,
+    file: Path | None,
     server: list[str] | None,
     smtp_port: int,
     helo: str | None,
@@ -45,6 +46,7 @@ def _check(
     cfg = settings()
     from mailprobe.checks.check import CheckOptions
     from mailprobe.checks.ehlo import get_profile
+    from mailprobe.cli.inputs import check_ca_file, check_url_host
     from mailprobe.cli.mx import _collect_domains
     from mailprobe.cli.smtp_options import resolve_helo
     from mailprobe.dns import parse_domain, parse_server
@@ -69,10 +71,12 @@ def _check(
         local, at, where = rcpt.rpartition("@")
         if not at or not local or not where or " " in rcpt:
             raise UsageError(f"--to {rcpt!r} is not an address (user@domain)")
-    if ca_file is not None and not ca_file.is_file():
-        raise UsageError(f"--ca-file {ca_file}: no such file")
+    if ca_file is not None:
+        check_ca_file(ca_file)  # a readable file that holds a certificate
     if mta_sts_url is not None and not mta_sts_url.lower().startswith(("https://", "http://")):
         raise UsageError(f"--mta-sts-url {mta_sts_url!r}: expected an https:// URL")
+    if mta_sts_url is not None:
+        check_url_host(mta_sts_url, "--mta-sts-url")
     if html is not None and not html.parent.is_dir():
         raise UsageError(f"--html {html}: directory {html.parent} does not exist")
     selectors = tuple(dkim_selector or ())
@@ -110,7 +114,7 @@ def _check(
         "dnssec": dnssec,
     }
     batch = [name for _source, name in names]
-    reports = _run(batch, list(server or []), options, dnssec)
+    reports = redacted(_run(batch, list(server or []), options, dnssec))
     if html is not None:
         _write_html(html, reports)
     json_lines = len(reports) > 1
@@ -139,7 +143,7 @@ def _write_html(path: Path, reports: list[CheckReport]) -> None:
     from mailprobe.render.html import render_html
 
     try:
-        path.write_text(render_html(reports), encoding="utf-8")
+        write_output_file(path, render_html(redacted(reports)))  # mode 0600, redacted
     except OSError as exc:
         raise UsageError(f"cannot write {path}: {exc.strerror or exc}") from None
 
@@ -179,5 +183,5 @@ def _run(
             await resolver.aclose()
 
     with display as update:
-        asyncio.run(main(update))
+        run_async(main(update))
     return [r for r in results if r is not None]

@@ -16,13 +16,16 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mailprobe.cli import options
+from mailprobe.cli.inputs import check_ca_file, check_text_options
 from mailprobe.cli.runtime import (
     apply_globals,
     emit,
     global_options,
+    redacted,
     run_async,
     settings,
     warn_line,
+    write_output_file,
 )
 from mailprobe.cli.smtp_options import normalise_host, read_password, resolve_helo, resolve_target
 from mailprobe.errors import UsageError
@@ -90,8 +93,8 @@ def run_ehlo_command(a: EhloArgs) -> int:
     profile = _profile(a.expect, a.expect_verbs, cfg)
     if a.auth_mech is not None and a.auth_mech.upper() not in checks.SUPPORTED_AUTH:
         raise UsageError(f"--auth-mech {a.auth_mech!r}: choose LOGIN, PLAIN or CRAM-MD5")
-    if a.ca_file is not None and not a.ca_file.is_file():
-        raise UsageError(f"--ca-file {a.ca_file}: no such file")
+    if a.ca_file is not None:
+        check_ca_file(a.ca_file)  # a readable file that holds a certificate
     if (a.insecure or a.ca_file) and a.starttls is False and not a.tls:
         warn_line("--insecure/--ca-file have no effect with --no-starttls")
     from_addr = (
@@ -163,6 +166,7 @@ def run_ehlo_command(a: EhloArgs) -> int:
     results: EhloResults = run_async(
         _run(request, target if use_mx else None, a.all_exchangers, cfg, servers)
     )
+    results = redacted(results)  # before anything is rendered or written
     if a.transcript is not None:
         _write_transcript(a.transcript, results)
     code = exit_code_for(results.findings, results.failures)
@@ -220,7 +224,7 @@ def _tls_name(value: str | None) -> str | None:
         return None
     if has_control_chars(value) or not value.strip() or " " in value.strip():
         raise UsageError("--tls-name must be a host name")
-    return normalise_host(value.strip())
+    return normalise_host(value.strip(), "--tls-name")
 
 
 def _target(
@@ -270,10 +274,10 @@ def _write_transcript(path: Path, results: EhloResults) -> None:
 
     parts = [
         transcript_text(probe.transcript, probe.timings, title=f"mailprobe ehlo {probe.subject}")
-        for probe in results.probes
+        for probe in redacted(results).probes
     ]
     try:
-        path.write_text("\n".join(parts), encoding="utf-8")
+        write_output_file(path, "\n".join(parts))  # mode 0600, redacted
     except OSError as exc:
         raise UsageError(f"--transcript {path}: cannot write ({exc.strerror or exc})") from None
 
@@ -302,4 +306,5 @@ def _parse(args: Sequence[str]) -> tuple[EhloArgs, dict[str, Any]] | None:
     if parsed is None:
         return None
     values, globals_ = parsed
+    check_text_options(options.EHLO, values)
     return EhloArgs(**values), globals_

@@ -6,7 +6,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from mailprobe.cli.common import console, emit, global_options, settings
+from mailprobe.cli.common import console, emit, global_options, run_async, settings
 from mailprobe.cli.options import MX
 from mailprobe.cli.options_typer import typer_command
 from mailprobe.errors import UsageError
@@ -22,7 +22,7 @@ _PROGRESS_MIN = 5
 
 def _mx(
     domains: list[str] | None,
-    file: str | None,
+    file: Path | None,
     server: list[str] | None,
     tcp: bool,
     doh: str | None,
@@ -48,7 +48,10 @@ def _mx(
             raise UsageError(f"{source}{exc}") from None
     servers = [parse_server(s) for s in server or []]
     if doh:
+        from mailprobe.cli.inputs import check_url_host
+
         servers.append(parse_doh_url(doh))
+        check_url_host(doh, "--doh")  # a..b, a 64-character label, fe80::1%eth0: refused
     if not servers and cfg.dns_server:
         servers.append(parse_server(cfg.dns_server))
     options = MxOptions(
@@ -130,8 +133,6 @@ def _run(
     concurrency: int,
     on_result: Any,
 ) -> list[MxReport]:
-    import asyncio
-
     from mailprobe.checks.mx import check_batch
     from mailprobe.dns import Resolver
 
@@ -155,33 +156,30 @@ def _run(
             for resolver in resolvers:
                 await resolver.aclose()
 
-    asyncio.run(main())
+    run_async(main())
     return [r for r in results if r is not None]
 
 
-def _collect_domains(arguments: list[str], file: str | None) -> list[tuple[str, str]]:
+def _collect_domains(arguments: list[str], file: Path | None) -> list[tuple[str, str]]:
     """(where it came from, domain) for every domain given, in input order."""
+    from mailprobe.files import read_stream_text, read_text
+
     names: list[tuple[str, str]] = []
     stdin_used = False
     for arg in arguments:
         if arg == "-":
             if not stdin_used:
-                names.extend(_read_lines(sys.stdin.read(), "stdin"))
+                names.extend(_read_lines(read_stream_text(sys.stdin), "stdin"))
                 stdin_used = True
         else:
             names.append(("", arg))
     if file is not None:
-        if file == "-":
+        if str(file) == "-":
             if not stdin_used:
-                names.extend(_read_lines(sys.stdin.read(), "stdin"))
+                names.extend(_read_lines(read_stream_text(sys.stdin), "stdin"))
         else:
-            try:
-                text = Path(file).read_text(encoding="utf-8")
-            except OSError as exc:
-                raise UsageError(f"cannot read {file}: {exc.strerror or exc}") from None
-            except UnicodeDecodeError:
-                raise UsageError(f"cannot read {file}: not UTF-8 text") from None
-            names.extend(_read_lines(text, file))
+            # bounded, a file or a pipe with a writer (mailprobe/files.py)
+            names.extend(_read_lines(read_text(file, "--file"), str(file)))
     if not names:
         raise UsageError("give at least one domain, or -f FILE (see 'mailprobe mx --help')")
     return names

@@ -157,6 +157,7 @@ GLOBALS = (JSON, TIMEOUT, CONFIG, NO_COLOR, VERBOSE)
 DOMAIN_FILE = Opt(
     "file",
     ("-f", "--file"),
+    py_type=Path,
     metavar="FILE",
     help="Read domains from FILE ('-' for stdin), one per line; '#' starts a comment.",
 )

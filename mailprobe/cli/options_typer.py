@@ -16,6 +16,7 @@ from typing import Any
 import typer
 
 from mailprobe.cli import options
+from mailprobe.cli.inputs import check_text_options
 from mailprobe.cli.options import Opt
 from mailprobe.cli.runtime import apply_globals
 
@@ -75,6 +76,7 @@ def typer_command(run: Callable[..., int], table: Sequence[Opt]) -> Callable[...
 
     def command(**values: Any) -> int:
         apply_globals(**{opt.dest: values.pop(opt.dest) for opt in options.GLOBALS})
+        check_text_options(table, values)
         return run(**values)
 
     kind = inspect.Parameter.KEYWORD_ONLY

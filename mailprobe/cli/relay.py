@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from mailprobe.cli.common import emit, global_options, run_async, settings
 from mailprobe.cli.options import RELAY_TEST
 from mailprobe.cli.options_typer import typer_command
+from mailprobe.cli.runtime import redacted, write_output_file
 from mailprobe.cli.smtp_options import read_password, resolve_helo, resolve_target
 from mailprobe.errors import UsageError
 from mailprobe.text import has_control_chars
@@ -111,6 +112,7 @@ def _relay_test(
         "session_timeout": options.session_timeout,
     }
     run: RelayRun = run_async(_run(target, use_mx, options, cfg, servers))
+    run = redacted(run)  # before anything is rendered or written
     if transcript is not None:
         _write_transcript(transcript, run)
     code = run.exit_code()
@@ -173,6 +175,6 @@ def _write_transcript(path: Path, run: RelayRun) -> None:
     from mailprobe.render.relay import transcripts_text
 
     try:
-        path.write_text(transcripts_text(run), encoding="utf-8")
+        write_output_file(path, transcripts_text(redacted(run)))  # mode 0600, redacted
     except OSError as exc:
         raise UsageError(f"--transcript {path}: cannot write ({exc.strerror or exc})") from None

@@ -2,23 +2,39 @@
 
 ``mailprobe.cli.common`` re-exports all of this together with the typer option aliases; this
 module exists so that the quick path of ``mailprobe ndr`` runs without importing typer at all.
+
+It is also the redaction boundary: everything a run writes goes through the run's redactor
+(``mailprobe.smtp.redact.run_redactor``, holding the AUTH credentials read by
+``smtp_options.read_password``): the consoles (``console``), JSON (``print_json``, the whole
+document tree), error and warning lines, ``-v`` tracebacks (``print_traceback``) and the files
+(``write_output_file``). Commands that can hold secrets pass their result tree through
+``redacted`` before they render or write it, so no secret reaches a renderer that could wrap,
+escape or reshape it beyond what the final text pass recognises.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import sys
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from mailprobe.config import Settings, load_settings
 from mailprobe.errors import UsageError
 from mailprobe.model import ExitCode, Failure, envelope
+from mailprobe.text import json_safe, show_controls
 
 if TYPE_CHECKING:
+    from typing import IO, TextIO
+
     from rich.console import Console
+
+    from mailprobe.smtp.redact import Redactor
+
+T = TypeVar("T")
 
 
 @dataclasses.dataclass
@@ -37,9 +53,13 @@ _state = GlobalOptions()
 
 
 def reset_globals() -> GlobalOptions:
-    """Start a run with default global options (``main`` calls this once per run)."""
+    """Start a run with default global options and no secrets yet (``main`` calls this once
+    per run)."""
     global _state
     _state = GlobalOptions()
+    redact = sys.modules.get(_REDACT)
+    if redact is not None:
+        redact.reset_run_redactor()
     return _state
 
 
@@ -83,16 +103,62 @@ def console(stderr: bool = False) -> Console:
     """A rich console honouring ``--no-color`` (imported lazily: rich is for output only)."""
     from mailprobe.render.console import make_console
 
-    return make_console(no_color=global_options().no_color, stderr=stderr)
+    con = make_console(no_color=global_options().no_color, stderr=stderr)
+    con.file = cast("TextIO", _RedactingStream(con.file))
+    return con
+
+
+class _RedactingStream:
+    """A console's output stream, every write passed through the run's redactor.
+
+    rich writes what one ``print`` rendered in one ``write``; the terminal properties
+    (``isatty``, ``fileno``, ``encoding``) are the target's, so rich behaves as it would on it.
+    """
+
+    def __init__(self, target: IO[str]) -> None:
+        self._target = target
+        self.encoding = getattr(target, "encoding", None)
+
+    def write(self, text: str) -> int:
+        self._target.write(_scrub(text))
+        return len(text)
+
+    def flush(self) -> None:
+        self._target.flush()
+
+    def isatty(self) -> bool:
+        isatty = getattr(self._target, "isatty", None)
+        return bool(isatty()) if callable(isatty) else False
+
+    def fileno(self) -> int:
+        return self._target.fileno()
+
+
+def redacted(value: T) -> T:
+    """``value`` (a result tree, a document) with the run's secrets redacted in every string,
+    by position in AUTH exchanges (``mailprobe.smtp.redact.redact_tree``); the value itself when
+    there is nothing to redact."""
+    redactor = _run_redactor()
+    if redactor is None:
+        return value
+    from mailprobe.smtp.redact import redact_tree
+
+    return redact_tree(value, redactor)
 
 
 def print_json(document: Mapping[str, Any], *, lines: bool = False) -> None:
-    """Write a JSON document to stdout; ``lines`` gives one compact line (JSON Lines)."""
+    """Write a JSON document to stdout; ``lines`` gives one compact line (JSON Lines).
+
+    The document is redacted as a tree (every key and string) before it is serialised: the
+    escapes JSON writes could hide a secret from a pass over the finished text, and such a pass
+    could break the JSON (a password "null" or "25").
+    """
+    document = redacted(document)
     if lines:
         text = json.dumps(document, ensure_ascii=False, separators=(",", ":"))
     else:
         text = json.dumps(document, ensure_ascii=False, indent=2)
-    sys.stdout.write(text + "\n")
+    sys.stdout.write(json_safe(text) + "\n")  # no raw bidi/C1 character; same decoded text
     sys.stdout.flush()
 
 
@@ -109,6 +175,8 @@ def emit(
     """Show a result: JSON envelope with ``--json``, else call ``render`` on a console.
 
     Failures are also written to stderr as one line each in human mode. Returns the exit code.
+    Everything passes the run's redactor (see the module doc); a command that can hold secrets
+    gives ``redacted(results)`` here and to the objects ``render`` draws from.
     """
     settings()  # a bad config file or MAILPROBE_* variable is an error for every command
     failures = list(failures)
@@ -123,15 +191,52 @@ def emit(
 
 def error_line(message: str) -> None:
     """One error line on stderr, prefixed with the program name."""
-    text = " ".join(message.split())
-    sys.stderr.write(f"mailprobe: error: {text}\n")
+    text = show_controls(" ".join(_scrub(message).split()))
+    sys.stderr.write(_scrub(f"mailprobe: error: {text}") + "\n")
     sys.stderr.flush()
 
 
 def warn_line(message: str) -> None:
     """One warning line on stderr."""
-    sys.stderr.write(f"mailprobe: warning: {' '.join(message.split())}\n")
+    text = show_controls(" ".join(_scrub(message).split()))
+    sys.stderr.write(_scrub(f"mailprobe: warning: {text}") + "\n")
     sys.stderr.flush()
+
+
+#: The module that holds the run's secrets. It is imported by whatever registers one
+#: (``read_password``, an SMTP session), so a run that never imported it has none, and commands
+#: without SMTP (``ndr``'s quick path) do not pay for importing it.
+_REDACT = "mailprobe.smtp.redact"
+
+
+def _run_redactor() -> Redactor | None:
+    redact = sys.modules.get(_REDACT)
+    return None if redact is None else cast("Redactor", redact.run_redactor())
+
+
+def _scrub(text: str) -> str:
+    """``text`` through the run's redactor."""
+    redactor = _run_redactor()
+    return text if redactor is None else redactor(text)
+
+
+def print_traceback() -> None:
+    """The traceback of the exception being handled on stderr (``-v``), redacted."""
+    import traceback
+
+    sys.stderr.write(_scrub(traceback.format_exc()))
+    sys.stderr.flush()
+
+
+def write_output_file(path: Path, text: str) -> None:
+    """Write ``text`` (redacted once more) to a file created for its owner only (0600).
+
+    An existing file is truncated and keeps its mode. ``OSError`` is the caller's to word.
+    """
+    data = _scrub(text).encode("utf-8")
+    fd = os.open(path, os.O_CREAT | os.O_WRONLY | os.O_TRUNC | getattr(os, "O_CLOEXEC", 0), 0o600)
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(data)
 
 
 def require(condition: bool, message: str) -> None:
@@ -141,7 +246,8 @@ def require(condition: bool, message: str) -> None:
 
 
 def run_async(coro: Any) -> Any:
-    """Run a check coroutine to completion on a fresh event loop."""
-    import asyncio
+    """Run a check coroutine to completion on a fresh event loop; Ctrl-C always stops it with
+    ``KeyboardInterrupt`` (exit 130, see ``cli/aio.py``)."""
+    from mailprobe.cli.aio import run
 
-    return asyncio.run(coro)
+    return run(coro)

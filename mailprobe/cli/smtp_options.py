@@ -22,12 +22,27 @@ def resolve_helo(helo: str | None, cfg: Settings) -> str:
     from mailprobe.checks.ehlo import default_helo_name, is_helo_name
 
     if helo is None:
+        if cfg.helo is not None and (not is_helo_name(cfg.helo) or _helo_problem(cfg.helo)):
+            raise UsageError(
+                f"{cfg.origin('helo')}: {cfg.helo!r} is not a host name or an address literal "
+                "like [192.0.2.1]"
+            )
         return default_helo_name(cfg.helo)
     if has_control_chars(helo):
         raise UsageError("--helo contains a control character (CR, LF, ...): refused")
     if not is_helo_name(helo):
         raise UsageError("--helo must be a host name or an address literal like [192.0.2.1]")
+    problem = _helo_problem(helo)
+    if problem:
+        raise UsageError(f"--helo {helo!r} {problem}")
     return helo
+
+
+def _helo_problem(name: str) -> str | None:
+    """An empty or overlong label of a HELO host name (an address literal has none)."""
+    from mailprobe.cli.inputs import host_name_problem
+
+    return None if name.startswith("[") else host_name_problem(name)
 
 
 def read_password(
@@ -37,13 +52,19 @@ def read_password(
     password: str | None,
 ) -> tuple[str | None, str | None]:
     """The AUTH password and where it came from: ``--password-env VAR``, ``--password-file``,
-    ``--password`` (with a warning), or a hidden prompt when a terminal is attached."""
+    ``--password`` (with a warning), or a hidden prompt when a terminal is attached.
+
+    The password (with the AUTH PLAIN blobs of ``user``) is registered here, once, with the
+    run's redactor: from now on no output of the run shows it (``mailprobe.cli.runtime``)."""
     secret, source = _password_source(user, password_env, password_file, password)
     if secret is not None:
         try:
             secret.encode("utf-8")
         except UnicodeEncodeError:
             raise UsageError(f"the password ({source}) is not valid UTF-8 text") from None
+        from mailprobe.smtp.redact import run_redactor
+
+        run_redactor().add_credentials(user, secret)
     return secret, source
 
 
@@ -68,11 +89,9 @@ def _password_source(
             raise UsageError(f"--password-env {password_env}: the variable is not set or empty")
         return value, f"env:{password_env}"
     if password_file is not None:
-        try:
-            lines = password_file.read_text("utf-8").splitlines()
-        except (OSError, UnicodeDecodeError) as exc:
-            reason = getattr(exc, "strerror", None) or type(exc).__name__
-            raise UsageError(f"--password-file {password_file}: cannot read ({reason})") from None
+        from mailprobe.files import read_text
+
+        lines = read_text(password_file, "--password-file").splitlines()  # bounded, files only
         if not lines or not lines[0]:
             raise UsageError(f"--password-file {password_file}: the file is empty")
         return lines[0], "file"
@@ -111,6 +130,7 @@ def resolve_target(
         if has_control_chars(mx) or not mx.strip():
             raise UsageError("--mx needs a domain name")
         return parse_domain(mx.strip())[0], True
+    what = "host"
     if host is None:
         host = cfg.host
         if host is None:
@@ -118,23 +138,34 @@ def resolve_target(
                 f"no server to {'test' if command == 'relay-test' else 'probe'}: give one "
                 f"(mailprobe {command} HOST), use --mx DOMAIN, or set host in the config file"
             )
+        what = cfg.origin("host")
     if not host.strip():
         raise UsageError("the host is empty: give a host name or an address")
     if has_control_chars(host) or any(ch.isspace() for ch in host.strip()):
         raise UsageError("the host contains spaces or control characters")
-    return normalise_host(host.strip()), False
+    return normalise_host(host.strip(), what), False
 
 
-def normalise_host(host: str) -> str:
-    """``[::1]`` and ``::1`` both become ``::1``; names lose a trailing dot and go to A-labels."""
+def normalise_host(host: str, what: str = "host") -> str:
+    """``[::1]`` and ``::1`` both become ``::1``; names lose a trailing dot and go to A-labels.
+    ``what`` names the value in errors (``host``, ``--tls-name``, a config key)."""
     import ipaddress
+
+    from mailprobe.cli.inputs import check_host_name, named
 
     if host.startswith("[") != host.endswith("]"):
         raise UsageError(f"{host!r}: unbalanced brackets (write [::1] or ::1)")
     try:
-        return str(ipaddress.ip_address(host[1:-1] if host.startswith("[") else host))
+        address = ipaddress.ip_address(host[1:-1] if host.startswith("[") else host)
     except ValueError:
         pass
+    else:
+        if getattr(address, "scope_id", None) is not None:
+            raise UsageError(
+                f"{named(what, host)}: scoped IPv6 addresses (%zone, link-local) are not "
+                "supported; give a global or unique-local address"
+            )
+        return str(address)
     if host.startswith("[") or ":" in host:
         raise UsageError(f"{host!r} is not a valid address (use --port for the port)")
     name = host.rstrip(".")
@@ -144,4 +175,4 @@ def normalise_host(host: str) -> str:
         from mailprobe.dns import parse_domain
 
         name = parse_domain(name)[0]
-    return name
+    return check_host_name(name, what)  # a..b or a 64-character label: refused before connecting

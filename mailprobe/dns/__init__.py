@@ -42,16 +42,31 @@ API for checks and other commands::
         reverse_name("192.0.2.1")   # "1.2.0.192.in-addr.arpa"
 
 Timeouts: ``timeout`` bounds one try at one server (the UDP query is sent again once halfway
-through it); ``lifetime`` (default: ``timeout`` x number of servers) bounds one lookup across all
-servers. With several servers (e.g. /etc/resolv.conf), a timeout, SERVFAIL or REFUSED moves on
-to the next server. A truncated UDP answer is retried over TCP. ``--dnssec`` sets the DO bit and
-AD flag; ``authenticated`` reports the AD flag of the answer (trust it only from a validating
-resolver you reach over a trusted path).
+through it; the TCP retry of a truncated UDP answer stays within the same try; over TCP and DoH
+it covers connect, headers and every byte of the answer); ``lifetime`` (default: ``timeout`` x
+number of servers) bounds one lookup across all servers and every CNAME a server left open for
+the resolver to follow. Running out of time is a TIMEOUT answer ("could not complete"), never
+NODATA. With several servers (e.g. /etc/resolv.conf), a timeout, SERVFAIL, REFUSED or error
+moves on to the next server. ``--dnssec`` sets the DO bit and AD flag; ``authenticated``
+reports the AD flag of the answer (trust it only from a validating resolver you reach over a
+trusted path).
+
+Broken answers are errors (status ERROR, ``message`` says why), not verdicts: TC set even over
+TCP or DoH ("truncated answer (TC flag) over TCP"), an extended RCODE from the OPT record
+("answer code BADVERS"), a CNAME loop ("CNAME loop: a -> b -> a"; ``cname_chain`` then empty),
+a chain longer than 8 follow-up lookups, a DoH answer over the 64 kB response cap.
 
 Cache: a resolver remembers every answer for its lifetime (one run), failures included, and
 identical concurrent queries share one in-flight lookup, so a batch asks each name once.
-UDP queries to a server go through a small pool of connected sockets opened once per run,
-matched to answers by random query id and the echoed question.
+Failures of this machine (EMFILE, ENOBUFS…: "local error: …") are not answers and are never
+cached. UDP queries to a server go through a small pool of connected sockets opened once per
+run, matched to answers by random query id and the echoed question.
+
+Sockets: every socket (UDP pool, TCP, DoH) takes a slot of one budget per event loop, the soft
+RLIMIT_NOFILE minus a reserve (at most 1024), and at most 64 TCP connections and 128 UDP
+queries are in flight per server, 16 DoH requests per resolver; lookups beyond wait for a slot
+(the wait is not counted against ``timeout`` or ``lifetime``), so ``mx --tcp --concurrency
+4096`` or 300 MX records never run out of file descriptors.
 
 Modules (import from the package; these names are re-exported here):
 

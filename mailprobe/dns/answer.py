@@ -82,6 +82,10 @@ class DnsAnswer:
     #: The response and its question, kept to build ``rdata()`` on demand (fast path).
     _wire: bytes = dataclasses.field(default=b"", repr=False, compare=False)
     _question: tuple[str, str] = dataclasses.field(default=("", ""), repr=False, compare=False)
+    #: A failure of this run, not an answer (e.g. EMFILE, ENOBUFS): never cached.
+    _local: bool = dataclasses.field(default=False, repr=False, compare=False)
+    #: For a CNAME loop: the names from the query to the repeated name (``message`` names it).
+    _loop: tuple[str, ...] = dataclasses.field(default=(), repr=False, compare=False)
 
     @property
     def ok(self) -> bool:

@@ -42,6 +42,11 @@ def parse_server(text: str, default_port: int = _DEFAULT_PORT) -> DnsServer:
         ) from None
     if raw.startswith("[") and address.version != 6:
         raise UsageError(f"DNS server {text!r}: brackets are for IPv6 addresses only")
+    if getattr(address, "scope_id", None) is not None:
+        raise UsageError(
+            f"DNS server {text!r}: scoped IPv6 addresses (%zone, link-local) are not supported; "
+            "give a global or unique-local address"
+        )
     port = default_port
     if port_text is not None:
         if not port_text.isdigit() or not 1 <= int(port_text) <= 65535:

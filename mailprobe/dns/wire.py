@@ -4,7 +4,9 @@
 ``_interpret`` reads a dnspython message, following the CNAME chain inside it, and classifies
 it (ok, nxdomain, nodata, servfail, refused, error). ``_fast_interpret`` reads responses made
 only of common record types (A, AAAA, MX, PTR, CNAME, NS) straight from the wire, without
-dnspython, and gives the same answer; ``None`` sends a response to the full parser.
+dnspython, and gives the same answer; ``None`` sends a response to the full parser (which also
+reads extended RCODEs such as BADVERS from the OPT record). A CNAME chain that comes back to a
+name already in it is an error naming the loop (``CNAME loop: a -> b -> a``), not NODATA.
 """
 
 from __future__ import annotations
@@ -76,6 +78,11 @@ def _text(name: dns.name.Name) -> str:
     return str(name.to_text(omit_final_dot=True)) or "."
 
 
+def loop_message(names: tuple[str, ...]) -> str:
+    """``CNAME loop: a -> b -> a`` for the names from the query to the repeated one."""
+    return "CNAME loop: " + " -> ".join(names)
+
+
 def _interpret(
     message: dns.message.Message,
     qname: dns.name.Name,
@@ -97,6 +104,8 @@ def _interpret(
     chain: list[str] = []
     current = qname
     final = None
+    seen = {qname}
+    looped = False
     for _hop in range(_MAX_CNAME_HOPS):
         final = _find(message.answer, current, qtype)
         if final is not None or qtype == dns.rdatatype.CNAME:
@@ -106,6 +115,14 @@ def _interpret(
             break
         current = cname[0].target
         chain.append(_text(current))
+        if current in seen:  # dnspython compares names without regard to case
+            looped = True
+            break
+        seen.add(current)
+    if looped and rcode in (dns.rcode.NOERROR, dns.rcode.NXDOMAIN):
+        names = (_text(qname), *chain)
+        loop = DnsAnswer(status=DnsStatus.ERROR, message=loop_message(names), _loop=names, **base)
+        return loop, False
     negative_ttl = _negative_ttl(message)
     if rcode == dns.rcode.NXDOMAIN:
         status = DnsStatus.NXDOMAIN
@@ -151,7 +168,7 @@ def _negative_ttl(message: dns.message.Message) -> int | None:
 
 # --- fast path: answers made only of common record types, read without dnspython ----------
 
-_A, _NS, _CNAME, _SOA, _PTR, _MX, _AAAA = 1, 2, 5, 6, 12, 15, 28
+_A, _NS, _CNAME, _SOA, _PTR, _MX, _AAAA, _OPT = 1, 2, 5, 6, 12, 15, 28, 41
 _FAST_TYPES = frozenset({_A, _NS, _CNAME, _PTR, _MX, _AAAA})
 _PLAIN_BYTES = frozenset(range(0x21, 0x7F)) - frozenset(b'"().;\\@$')
 _RR_HEADER = struct.Struct("!HHIH")
@@ -239,7 +256,7 @@ def _fast_interpret(
     try:
         if len(data) < 12:
             return None
-        _qid, flags, qdcount, ancount, nscount, _arcount = struct.unpack_from("!6H", data)
+        _qid, flags, qdcount, ancount, nscount, arcount = struct.unpack_from("!6H", data)
         offset = 12
         for _ in range(qdcount):
             _labels, offset = _read_name(data, offset)
@@ -265,6 +282,13 @@ def _fast_interpret(
                 minimum = struct.unpack_from("!5I", data, after)[4]
                 negative_ttl = min(ttl, minimum)
             offset += rdlength
+        for _ in range(arcount):
+            _labels, offset = _read_name(data, offset)
+            rtype, _rclass, ttl, rdlength = _RR_HEADER.unpack_from(data, offset)
+            offset += 10
+            if rtype == _OPT and ttl >> 24:
+                return None  # an extended RCODE (e.g. BADVERS): the full parser reads it whole
+            offset += rdlength
     except (_WireError, struct.error, ValueError, OSError):
         return None
     rcode = flags & 0x000F
@@ -281,6 +305,8 @@ def _fast_interpret(
     chain: list[str] = []
     current = name_text.lower() if name_text != "." else ""
     final: list[tuple[int, str]] = []
+    seen = {current}
+    looped = False
     for _hop in range(_MAX_CNAME_HOPS):
         final = [
             (ttl, text)
@@ -297,6 +323,14 @@ def _fast_interpret(
             break
         chain.append(alias.rstrip(".") or ".")
         current = alias.rstrip(".").lower()
+        if current in seen:
+            looped = True
+            break
+        seen.add(current)
+    if looped and rcode in (0, 3):
+        names = (name_text, *chain)
+        loop = DnsAnswer(status=DnsStatus.ERROR, message=loop_message(names), _loop=names, **base)
+        return loop, False
     if rcode == 3:
         answer = DnsAnswer(
             status=DnsStatus.NXDOMAIN, ttl=negative_ttl, cname_chain=tuple(chain), **base

@@ -31,6 +31,7 @@ from mailprobe.ndr.codes import parse_status_code
 from mailprobe.ndr.explain import explain, with_context
 from mailprobe.ndr.model import BounceReport, CodeExplanation, RecipientStatus
 from mailprobe.ndr.reply import clean, parse_reply
+from mailprobe.ndr.texts import match_texts
 
 MAX_BYTES = 5 * 1024 * 1024
 _MAX_RECIPIENTS = 1000
@@ -103,18 +104,11 @@ def read_stream(stream: BinaryIO, name: str = "standard input") -> bytes:
 
 
 def read_file(path: Path) -> bytes:
-    """Read a bounce file (bounded), turning OS errors into one-line usage errors."""
-    try:
-        with path.open("rb") as stream:
-            return read_stream(stream, str(path))
-    except FileNotFoundError:
-        raise UsageError(f"no such file: {path}") from None
-    except IsADirectoryError:
-        raise UsageError(f"{path} is a directory, not a file") from None
-    except PermissionError:
-        raise UsageError(f"permission denied: {path}") from None
-    except OSError as exc:
-        raise UsageError(f"cannot read {path}: {exc.strerror or exc}") from None
+    """Read a bounce file by the rule of every input file (``mailprobe.files``: bounded, a
+    regular file or a pipe with a writer); problems are one-line usage errors."""
+    from mailprobe.files import read_bytes
+
+    return read_bytes(path, limit=MAX_BYTES)
 
 
 def check_text(data: bytes, name: str) -> None:
@@ -470,6 +464,7 @@ def _explain_all(recipients: list[_Recipient]) -> tuple[CodeExplanation, ...]:
 
 
 def _frozen(entry: _Recipient) -> RecipientStatus:
+    matches = match_texts(entry.diagnostic, entry.codes) if entry.diagnostic else ()
     return RecipientStatus(
         recipient=entry.recipient,
         original_recipient=entry.original_recipient,
@@ -480,4 +475,5 @@ def _frozen(entry: _Recipient) -> RecipientStatus:
         remote_mta=entry.remote_mta,
         found_in=entry.found_in,
         codes=tuple(entry.codes),
+        text_matches=matches,
     )

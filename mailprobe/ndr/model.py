@@ -45,6 +45,18 @@ class CodeExplanation:
 
 
 @dataclasses.dataclass(frozen=True)
+class TextMatch:
+    """A frequent reply text recognised in server text: what it says and whose move it is."""
+
+    key: str
+    title: str
+    matched: str
+    meaning: str
+    who: str
+    actions: tuple[str, ...]
+
+
+@dataclasses.dataclass(frozen=True)
 class Query:
     """One command-line argument and the codes found in it."""
 
@@ -54,6 +66,7 @@ class Query:
     status_code: str | None
     text: str
     explanations: tuple[CodeExplanation, ...]
+    text_matches: tuple[TextMatch, ...] = ()
 
 
 @dataclasses.dataclass(frozen=True)
@@ -69,6 +82,7 @@ class RecipientStatus:
     remote_mta: str | None
     found_in: str
     codes: tuple[str, ...]
+    text_matches: tuple[TextMatch, ...] = ()
 
 
 @dataclasses.dataclass(frozen=True)

@@ -54,6 +54,10 @@ def _explain_line(line: str) -> Query:
     ]
     if found.reply_code:
         explanations.append(with_context(explain_reply(found.reply_code), line, domain))
+    from mailprobe.ndr.texts import match_texts
+
+    codes = [str(code) for code in found.status_codes]
+    codes += [found.reply_code] if found.reply_code else []
     return Query(
         input=found.text,
         kind="reply-line",
@@ -61,4 +65,5 @@ def _explain_line(line: str) -> Query:
         status_code=str(found.status_codes[0]) if found.status_codes else None,
         text=found.text,
         explanations=tuple(explanations),
+        text_matches=match_texts(found.text, codes),
     )

@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from rich.console import Console
-from rich.text import Text
 
 from mailprobe.findings import AREAS, CatalogueEntry
+from mailprobe.render.console import Text
 from mailprobe.render.findings import SEVERITY_STYLE, print_hanging
 
 _CODE_WIDTH = 32

@@ -11,9 +11,9 @@ from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING
 
 from rich.table import Table
-from rich.text import Text
 
 from mailprobe.model import Severity
+from mailprobe.render.console import Text
 from mailprobe.render.findings import SEVERITY_STYLE, print_hanging, render_findings
 from mailprobe.render.transcript import render_transcript
 
@@ -90,7 +90,7 @@ def _dns(console: Console, report: CheckReport, verbose: int) -> None:
     view = report.dns.servers[0]
     exchangers = list(view.exchangers) or ([view.implicit_mx] if view.implicit_mx else [])
     if view.null_mx:
-        console.print("  null MX: the domain accepts no mail")
+        console.print(Text("  null MX: the domain accepts no mail"))
     for ex in exchangers:
         console.print(Text(f"  MX {ex.preference:>3} {ex.host}", style="bold"))
         for addr in ex.addresses:

@@ -7,7 +7,6 @@ from collections.abc import Iterable
 
 from rich.console import Console
 from rich.table import Table
-from rich.text import Text
 
 from mailprobe.checks.ehlo import (
     Advertised,
@@ -18,6 +17,7 @@ from mailprobe.checks.ehlo import (
     TlsReport,
     VerbProfile,
 )
+from mailprobe.render.console import Text
 from mailprobe.render.findings import render_findings
 from mailprobe.render.transcript import render_timings, render_transcript, timings_summary
 

@@ -11,9 +11,9 @@ import textwrap
 from collections.abc import Sequence
 
 from rich.console import Console
-from rich.text import Text
 
 from mailprobe.model import Finding, Severity
+from mailprobe.render.console import Text
 
 SEVERITY_STYLE = {
     Severity.OK: "green",

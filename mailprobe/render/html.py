@@ -1,9 +1,13 @@
 """``mailprobe check --html FILE``: a self-contained HTML report to attach to a ticket.
 
 One file, inline CSS, no scripts, no external assets (no fonts, images or links to load), so it
-opens the same anywhere, offline. Every piece of text is escaped with ``html.escape``: banners,
-replies and DNS TXT records are controlled by whoever runs the peer, so a banner holding
-``<script>`` must show up as text, never as markup.
+opens the same anywhere, offline. Every piece of text goes through ``esc``: banners, replies
+and DNS TXT records are controlled by whoever runs the peer, so a banner holding ``<script>``
+must show up as text, never as markup, and one holding ESC sequences, BEL, CR or bidi overrides
+must show them visibly (``\\x1b``, ``\\x07``, ``\\r``, ``\\u202e``, by
+``mailprobe.text.show_controls``, the sanitiser of the terminal output too), never carry them
+raw into the file. Multi-line text (the transcript) is escaped line by line, so its line breaks
+stay.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from typing import TYPE_CHECKING
 
 from mailprobe.model import Finding, Severity
 from mailprobe.render.check import STATUS_LABEL, SUMMARY_LABEL, policy_lines
+from mailprobe.text import show_controls
 
 if TYPE_CHECKING:
     from mailprobe.checks.check import CheckReport, SmtpCheck, StepResult
@@ -60,8 +65,8 @@ footer { color: #5b6474; font-size: 12px; text-align: center; margin: 20px 0; }
 
 
 def esc(value: object) -> str:
-    """Escape any value for HTML text and attribute context."""
-    return html.escape("" if value is None else str(value), quote=True)
+    """Escape any value for HTML text and attribute context; controls are shown visibly."""
+    return html.escape(show_controls("" if value is None else str(value)), quote=True)
 
 
 def render_html(reports: Sequence[CheckReport], generated: datetime.datetime | None = None) -> str:
@@ -226,13 +231,13 @@ def _smtp_one(check: SmtpCheck) -> str:
                 ]
             )
     transcript = "\n".join(
-        f"{line.at:7.3f}s {_mark(line.side)} {line.text}" for line in check.transcript
+        esc(f"{line.at:7.3f}s {_mark(line.side)} {line.text}") for line in check.transcript
     )
     return (
         f"<h3>{esc(check.host)} [{esc(check.address)}]:{esc(check.port)}</h3>"
         + _table(["", ""], rows)
         + (
-            f"<details><summary>SMTP transcript</summary><pre>{esc(transcript)}</pre></details>"
+            f"<details><summary>SMTP transcript</summary><pre>{transcript}</pre></details>"
             if transcript
             else ""
         )

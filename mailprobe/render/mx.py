@@ -6,9 +6,7 @@ import contextlib
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING
 
-from rich.markup import escape
-from rich.text import Text
-
+from mailprobe.render.console import Text
 from mailprobe.render.findings import render_findings
 
 if TYPE_CHECKING:
@@ -36,7 +34,7 @@ def render_mx(console: Console, report: MxReport, verbose: int = 0, dnssec: bool
         console.print()
         console.print(Text("Differences between servers:", style="bold yellow"))
         for line in report.differences:
-            console.print(f"  {escape(line)}")
+            console.print(Text(f"  {line}"))
     console.print()
     render_findings(console, report.findings, verbose, indent=0)
 
@@ -46,11 +44,11 @@ def _render_view(console: Console, report: MxReport, view: ServerView, dnssec: b
     server, _sep, port = view.server.rpartition(":")
     if view.server.startswith("http"):
         server, port = view.server, ""
-    console.print(f"Server:   {escape(view.server_name or '(no name)')}")
-    console.print(f"Address:  {escape(server.strip('[]'))}" + (f"  port {port}" if port else ""))
+    console.print(Text(f"Server:   {view.server_name or '(no name)'}"))
+    console.print(Text(f"Address:  {server.strip('[]')}" + (f"  port {port}" if port else "")))
     if dnssec:
         state = "authenticated (AD)" if view.authenticated else "not authenticated"
-        console.print(f"DNSSEC:   {state}")
+        console.print(Text(f"DNSSEC:   {state}"))
     console.print()
     domain = report.domain_ascii
     if view.failures:
@@ -62,25 +60,27 @@ def _render_view(console: Console, report: MxReport, view: ServerView, dnssec: b
         console.print(Text(f"*** {domain}: no such domain (NXDOMAIN)", style="red"))
         return
     if view.null_mx:
-        console.print(f"{domain}   MX preference = 0, mail exchanger = .  (null MX: no mail)")
+        console.print(Text(f"{domain}   MX preference = 0, mail exchanger = .  (null MX: no mail)"))
         return
     if view.implicit_mx is not None:
-        console.print(f"{domain}   no MX records; implicit MX: the domain's own addresses")
+        console.print(Text(f"{domain}   no MX records; implicit MX: the domain's own addresses"))
         _render_addresses(console, view.implicit_mx)
         return
     ttl = f"   TTL {view.mx_ttl}" if view.mx_ttl is not None else ""
     for ex in view.exchangers:
         console.print(
-            f"{domain}   MX preference = {ex.preference}, mail exchanger = "
-            f"{escape(_show_host(ex))}{ttl}"
+            Text(
+                f"{domain}   MX preference = {ex.preference}, mail exchanger = "
+                f"{_show_host(ex)}{ttl}"
+            )
         )
     if view.exchangers:
         best = view.exchangers[0].preference
         top = [e for e in view.exchangers if e.preference == best]
         if len(top) > 1:
-            console.print(f"  ({len(top)} exchangers share preference {best}: load-balanced)")
+            console.print(Text(f"  ({len(top)} exchangers share preference {best}: load-balanced)"))
         if len({e.host for e in view.exchangers}) == 1:
-            console.print("  (one exchanger: no backup exchanger)")
+            console.print(Text("  (one exchanger: no backup exchanger)"))
     console.print()
     for ex in view.exchangers:
         _render_addresses(console, ex)
@@ -93,12 +93,12 @@ def _show_host(ex: Exchanger) -> str:
 
 
 def _render_addresses(console: Console, ex: Exchanger) -> None:
-    host = escape(ex.host)
+    host = ex.host
     if ex.ip_literal:
         console.print(Text(f"{ex.host}   is an IP address literal, not a host name", "red"))
         return
     if ex.cname_chain:
-        console.print(f"{host}   canonical name = {escape(' -> '.join(ex.cname_chain))}")
+        console.print(Text(f"{host}   canonical name = {' -> '.join(ex.cname_chain)}"))
     if not ex.addresses:
         console.print(
             Text(f"{ex.host}   no addresses (A {ex.ipv4_status}, AAAA {ex.ipv6_status})", "red")
@@ -106,7 +106,7 @@ def _render_addresses(console: Console, ex: Exchanger) -> None:
     for addr in ex.addresses:
         kind = "internet address" if addr.family == 4 else "IPv6 address"
         scope = "" if addr.scope == "public" else f" [{addr.scope}]"
-        console.print(f"{host}   {kind} = {addr.address}{scope}   {escape(_ptr_text(addr))}")
+        console.print(Text(f"{host}   {kind} = {addr.address}{scope}   {_ptr_text(addr)}"))
         if addr.connect is not None:
             _render_probe(console, addr)
 
@@ -136,10 +136,10 @@ def render_batch_separator(console: Console) -> None:
 @contextlib.contextmanager
 def progress_display(total: int, console: Console) -> Iterator[Callable[[], None]]:
     """A progress bar on ``console`` (stderr); yields a function to call once per domain."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     progress = Progress(
-        "[progress.description]{task.description}",
+        TextColumn("{task.description}", style="progress.description", markup=False),
         BarColumn(),
         MofNCompleteColumn(),
         TimeElapsedColumn(),

@@ -4,7 +4,9 @@ The layout is computed once as lines of ``(text, style)`` segments, wrapped with
 to the width (hanging indents, no trailing padding, simple text tables). ``write_plain`` prints
 them as they are, which is what a pipe, ``--no-color`` and ``NO_COLOR`` get, without importing
 rich at all (``mailprobe ndr`` should start fast); ``render_ndr`` prints the same lines in
-colour on a rich console.
+colour on a rich console. A bounce message is written by a remote server: every segment goes
+through ``mailprobe.text.show_controls`` as it is added (``_Page.add``), so neither writer ever
+prints a control or bidi character from it raw.
 """
 
 from __future__ import annotations
@@ -13,7 +15,15 @@ import textwrap
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, TextIO
 
-from mailprobe.ndr.model import BounceReport, CodeExplanation, NdrReport, Query, TableRow
+from mailprobe.ndr.model import (
+    BounceReport,
+    CodeExplanation,
+    NdrReport,
+    Query,
+    TableRow,
+    TextMatch,
+)
+from mailprobe.text import show_controls
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -23,6 +33,7 @@ Line = list[Segment]
 
 _CLASS_STYLE = {2: "green", 3: "green", 4: "yellow", 5: "red"}
 _MAX_WIDTH = 100
+_MAX_NAMED = 5  # recipients named per recognised text in a bounce
 
 
 class _Page:
@@ -33,7 +44,7 @@ class _Page:
         self.lines: list[Line] = []
 
     def add(self, *segments: Segment) -> None:
-        self.lines.append([s for s in segments if s[0]])
+        self.lines.append([(show_controls(text), style) for text, style in segments if text])
 
     def blank(self) -> None:
         self.lines.append([])
@@ -114,7 +125,7 @@ def write_plain(stream: TextIO, report: NdrReport, width: int = 80) -> None:
 
 def render_ndr(console: Console, report: NdrReport) -> None:
     """Print the report in colour on a rich console."""
-    from rich.text import Text
+    from mailprobe.render.console import Text
 
     for line in layout(report, console.width):
         console.print(Text.assemble(*line), soft_wrap=True)
@@ -124,10 +135,41 @@ def _query(page: _Page, query: Query) -> None:
     if query.kind == "reply-line":
         page.para("Reply: ", query.text, label_style="bold")
         page.blank()
+    for match in query.text_matches:
+        text_match_lines(page, match)
+        page.blank()
+    if query.text_matches:
+        _codes_heading(page, "the text above")
+        page.blank()
     for index, explanation in enumerate(query.explanations):
         if index:
             page.blank()
         explanation_lines(page, explanation)
+
+
+def text_match_lines(page: _Page, match: TextMatch, recipients: Sequence[str] = ()) -> None:
+    """A recognised reply text: what it means, whose move it is, what to do."""
+    page.para("What the text says: ", match.title, label_style="bold magenta", style="bold")
+    if recipients:
+        shown = ", ".join(recipients[:_MAX_NAMED])
+        if len(recipients) > _MAX_NAMED:
+            shown += f" and {len(recipients) - _MAX_NAMED} more"
+        page.para("For: ", shown, indent=2, label_style="bold")
+    page.para("Recognised: ", f'"{match.matched}"', indent=2, style="dim", label_style="dim")
+    page.para("", match.meaning, indent=2)
+    page.para("Whose move: ", match.who, indent=2, label_style="bold")
+    page.add(("  What to do:", "bold"))
+    for number, action in enumerate(match.actions, 1):
+        page.para(f"{number}. ", action, indent=4)
+
+
+def _codes_heading(page: _Page, texts: str) -> None:
+    page.para(
+        "",
+        f"What the codes say on their own (their generic meaning; where it differs from "
+        f"{texts}, the text is the better guide):",
+        style="bold",
+    )
 
 
 def explanation_lines(page: _Page, item: CodeExplanation) -> None:
@@ -218,6 +260,16 @@ def _bounce(page: _Page, bounce: BounceReport) -> None:
         page.table(("Recipient", "Action", "Codes", "Server said"), rows)
     for note in bounce.notes:
         page.para("Note: ", note, style="dim", label_style="dim")
+    grouped: dict[str, tuple[TextMatch, list[str]]] = {}
+    for recipient in bounce.recipients:
+        for match in recipient.text_matches:
+            grouped.setdefault(match.key, (match, []))[1].append(recipient.recipient)
+    for match, recipients in grouped.values():
+        page.blank()
+        text_match_lines(page, match, recipients)
+    if grouped and bounce.explanations:
+        page.blank()
+        _codes_heading(page, "the texts above")
     for explanation in bounce.explanations:
         page.blank()
         page.add(("-" * min(page.width, 80), "dim"))

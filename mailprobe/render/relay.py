@@ -12,8 +12,8 @@ from typing import TYPE_CHECKING
 from rich import box
 from rich.console import Console
 from rich.table import Table
-from rich.text import Text
 
+from mailprobe.render.console import Text
 from mailprobe.render.findings import render_findings
 
 if TYPE_CHECKING:

@@ -6,7 +6,9 @@ mailprobe sent, ``S:`` for what the server answered, ``*`` for mailprobe's own r
 colour, client lines are also bold (like the guide's telnet examples, where user input is bold).
 
 The lines are expected to be redacted already (``SmtpSession`` records secrets as ``********``);
-peer text is printed as plain text, never interpreted as rich markup.
+peer text is printed as plain text, never interpreted as rich markup, and any control or bidi
+character in it is shown visibly (``mailprobe.text.show_controls``), in the terminal and in the
+``--transcript`` file alike.
 
 API::
 
@@ -23,9 +25,10 @@ from collections.abc import Iterable, Sequence
 
 from rich.console import Console
 from rich.table import Table
-from rich.text import Text
 
+from mailprobe.render.console import Text
 from mailprobe.smtp.session import StepTiming, TranscriptLine
+from mailprobe.text import show_controls
 
 SIDE_MARKS = {"client": "C:", "server": "S:", "note": "* "}
 _STYLES = {"client": "bold", "server": "", "note": "dim italic"}
@@ -34,7 +37,7 @@ _STYLES = {"client": "bold", "server": "", "note": "dim italic"}
 def format_line(line: TranscriptLine) -> str:
     """One transcript line as plain text: time, side marker, text."""
     mark = SIDE_MARKS.get(line.side, "? ")
-    return f"{line.at:8.3f}s {mark} {line.text}"
+    return f"{line.at:8.3f}s {mark} {show_controls(line.text)}"
 
 
 def _milliseconds(seconds: float) -> str:
@@ -59,7 +62,7 @@ def transcript_text(
     """The plain-text transcript written by ``--transcript FILE`` (ends with a newline)."""
     out: list[str] = []
     if title:
-        out.append(f"# {title}")
+        out.append(f"# {show_controls(title)}")
     out.append("# time since connect; C: sent by mailprobe, S: server reply, * remark")
     out.extend(format_line(line) for line in lines)
     if timings:

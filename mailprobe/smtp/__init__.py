@@ -7,7 +7,8 @@ The modules, by responsibility::
     tls        TlsInfo, what a TLS handshake showed: the certificate decoded
                (decode_der_certificate), summarised (tls_info_from_cert) and checked by name
                (name_matches_certificate)
-    redact     Redactor and REDACTED: secrets kept out of transcripts and reports
+    redact     Redactor and REDACTED: secrets kept out of transcripts and reports; the
+               run's redactor (run_redactor) and redact_tree, the CLI's output boundary
     failures   the failure classes every command shares (kind, wording, finding, exit code)
     replies    what a reply's text says beyond its code (relay denied, ...)
     servers    which mail server software a banner points to (data/server_guesses.toml)

@@ -5,7 +5,10 @@ through aiosmtplib (``execute_command`` for verbs aiosmtplib has no method for),
 every line sent and received with its time since the connection started. Secrets never enter
 the transcript: AUTH payloads are recorded as ``********`` at the moment they are sent, and a
 ``Redactor`` (``mailprobe.smtp.redact``) scrubs any text that leaves the session as a second
-line of defence. What a TLS handshake showed is a ``TlsInfo`` (``mailprobe.smtp.tls``).
+line of defence: once credentials were sent, every reply is redacted on its raw text, before it
+is normalised, and inside the AUTH exchange by position as well (``Redactor.auth_reply``). The
+boundary that keeps secrets out of every output is the CLI's (``redact.run_redactor``).
+What a TLS handshake showed is a ``TlsInfo`` (``mailprobe.smtp.tls``).
 
 Replies to MAIL, RCPT, DATA, VRFY and friends are returned as ``Reply`` values whatever their
 code, so callers classify them (a relay test must keep a 550 as data, not as an exception).
@@ -21,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import dataclasses
 import hashlib
 import hmac
@@ -28,6 +32,7 @@ import re
 import socket
 import ssl
 import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Literal
 
 from mailprobe.errors import (
@@ -38,7 +43,7 @@ from mailprobe.errors import (
 )
 from mailprobe.model import Failure
 from mailprobe.smtp.failures import classify, describe
-from mailprobe.smtp.redact import REDACTED, Redactor
+from mailprobe.smtp.redact import REDACTED, Redactor, run_redactor
 from mailprobe.smtp.tls import TlsInfo, decode_der_certificate, tls_info_from_cert
 from mailprobe.text import clean_line, has_control_chars
 
@@ -70,9 +75,20 @@ class Reply:
         return reply_category(self.code)
 
     @classmethod
-    def from_message(cls, code: int, message: str) -> Reply:
-        """Build from aiosmtplib's (code, newline-joined message)."""
+    def from_message(
+        cls, code: int, message: str, redact: Callable[[str], str] | None = None
+    ) -> Reply:
+        """Build from aiosmtplib's (code, newline-joined message).
+
+        ``redact`` (a session's redactor) runs over the raw text, before the lines are
+        normalised (an echoed secret holding spaces, a tab or an NBSP would no longer match
+        after), and over the normalised lines once more.
+        """
+        if redact is not None:
+            message = redact(message)
         lines = tuple(clean_line(line) for line in message.split("\n")) or ("",)
+        if redact is not None:
+            lines = tuple(redact(line) for line in lines)
         match = _ENHANCED.match(lines[0]) if lines else None
         return cls(code=code, lines=lines, enhanced_code=match.group(0) if match else None)
 
@@ -178,6 +194,11 @@ class SmtpSession:
         self.ca_file = ca_file
         self.tls_server_name = tls_server_name or host
         self.redact = redactor or Redactor()
+        #: Credentials were sent on this connection: the server's replies may echo them.
+        self._secret_sent = False
+        #: Inside an AUTH exchange, after a line carrying credentials: replies are redacted by
+        #: position too (``Redactor.auth_reply``).
+        self._in_auth = False
         self.transcript: list[TranscriptLine] = []
         self.timings: list[StepTiming] = []
         self.tls: TlsInfo | None = None
@@ -206,20 +227,35 @@ class SmtpSession:
             sep = " " if index == last else "-"
             code = f"{reply.code:03d}" if reply.code >= 0 else "???"
             self.transcript.append(
-                TranscriptLine(self._now(), "server", self.redact(f"{code}{sep}{line}"))
+                TranscriptLine(self._now(), "server", self._scrub(f"{code}{sep}{line}"))
             )
+
+    def _scrub(self, text: str) -> str:
+        """Server text (or a failure built from it) with the session's secrets redacted: by
+        position too inside an AUTH exchange."""
+        return self.redact.auth_reply(text) if self._in_auth else self.redact(text)
+
+    def _reply(self, code: int, message: str) -> Reply:
+        """A reply; once credentials were sent, redacted before its text is normalised.
+
+        Before that the server cannot echo a secret, and its replies are kept exactly as sent
+        (a password that happens to be "TLS" must not hide STARTTLS from the session).
+        """
+        return Reply.from_message(code, message, self._scrub if self._secret_sent else None)
 
     def _timing(self, step: str, started: float, ok: bool) -> None:
         self.timings.append(StepTiming(step, started, round(self._now() - started, 4), ok))
 
     def _fail(self, exc: BaseException, step: str) -> ProbeError:
         """The engine's one translation of an exception: a classified, worded failure."""
+        if self._secret_sent:
+            _scrub_exception(exc, self._scrub)  # the raw text, before translate normalises it
         error = translate(exc, step, self.address or self.host, self.port, self.timeout)
         kind = error.failure.kind or classify(exc, step)
         return self._raise_kind(type(error), step, kind, error.failure.message)
 
     def _raise_kind(self, cls: type[ProbeError], step: str, kind: str, detail: str) -> ProbeError:
-        failure = self._failure(step, describe(kind, detail, self.timeout), kind)
+        failure = self._failure(step, describe(kind, self._scrub(detail), self.timeout), kind)
         self.note(f"{step} failed: {failure.message}")
         return cls(failure)
 
@@ -334,7 +370,7 @@ class SmtpSession:
         try:
             response = await self._smtp.connect(timeout=self.timeout)
         except aiosmtplib.SMTPConnectResponseError as exc:
-            reply = Reply.from_message(exc.code, exc.message)
+            reply = self._reply(exc.code, exc.message)
             self.banner = reply
             self._server(reply)
             self._timing("banner", started, False)
@@ -351,7 +387,7 @@ class SmtpSession:
             raise self._fail(exc, step) from None
         self._timing("banner", started, True)
         self._watch_stray_bytes()
-        self.banner = Reply.from_message(response.code, response.message)
+        self.banner = self._reply(response.code, response.message)
         self._server(self.banner)
         if self.implicit_tls:
             self.tls = self._tls_info()
@@ -401,12 +437,18 @@ class SmtpSession:
     # -- commands ----------------------------------------------------------------------------
 
     async def command(
-        self, *words: str, step: str | None = None, display: str | None = None
+        self,
+        *words: str,
+        step: str | None = None,
+        display: str | None = None,
+        secret: bool = False,
     ) -> Reply:
         """Send one raw command line and return the reply, whatever its code.
 
-        ``display`` replaces the line in the transcript (for secrets). Raises ``ProbeError``
-        when the connection drops or the reply is not SMTP.
+        ``display`` replaces the line in the transcript (for secrets). ``secret`` marks a line
+        of an AUTH exchange that carries credentials: the server's replies from then on are
+        redacted before they are normalised, and by position until the exchange ends. Raises
+        ``ProbeError`` when the connection drops or the reply is not SMTP.
         """
         import aiosmtplib
 
@@ -419,6 +461,8 @@ class SmtpSession:
         if waiting:
             raise self._desync(step, waiting)
         self._client(display if display is not None else line)
+        if secret:
+            self._secret_sent = self._in_auth = True
         started = self._now()
         try:
             response = await self._smtp.execute_command(line.encode("utf-8"))
@@ -427,7 +471,7 @@ class SmtpSession:
             if isinstance(exc, aiosmtplib.SMTPServerDisconnected):
                 self.closed_by_server = True
             raise self._fail(exc, step) from None
-        reply = Reply.from_message(response.code, response.message)
+        reply = self._reply(response.code, response.message)
         self._server(reply)
         self._timing(step, started, reply.code < 400)
         if not 200 <= reply.code <= 599:
@@ -549,7 +593,7 @@ class SmtpSession:
                 timeout=self.timeout,
             )
         except aiosmtplib.SMTPResponseException as exc:
-            reply = Reply.from_message(exc.code, exc.message)
+            reply = self._reply(exc.code, exc.message)
             self._server(reply)
             self._timing("STARTTLS", started, False)
             kind = "service-closing" if reply.code == 421 else "starttls-refused"
@@ -562,7 +606,7 @@ class SmtpSession:
             if _is_cert_error(exc):
                 raise self._cert_failure(exc) from None
             raise self._fail(exc, "STARTTLS") from None
-        self._server(Reply.from_message(response.code, response.message))
+        self._server(self._reply(response.code, response.message))
         self._timing("STARTTLS", started, True)
         self.note("TLS established")
         self.tls = self._tls_info(verified=verify)
@@ -627,28 +671,35 @@ class SmtpSession:
         say) is cancelled with ``*`` (RFC 4954) before anything else is sent: otherwise the
         next command would be read as a credential.
         """
-        reply = await self._auth_exchange(mechanism, user, password)
-        if reply.code == 334 and self.connected:
-            reply = await self.command("*", step="AUTH")
-        return reply
+        try:
+            reply = await self._auth_exchange(mechanism, user, password)
+            if reply.code == 334 and self.connected:
+                reply = await self.command("*", step="AUTH")
+            return reply
+        finally:
+            self._in_auth = False
 
     async def _auth_exchange(self, mechanism: str, user: str, password: str) -> Reply:
         mechanism = mechanism.upper()
         check_argument(user, "user name")
-        self.redact.add(password)
+        self.redact.add_credentials(user, password)
         plain_blob = base64.b64encode(f"\0{user}\0{password}".encode()).decode("ascii")
-        self.redact.add(plain_blob)
         if mechanism == "LOGIN":
             reply = await self.command("AUTH", "LOGIN", step="AUTH")
             if reply.code != 334:
                 return reply
-            reply = await self.command(_b64(user), step="AUTH")
+            reply = await self.command(_b64(user), step="AUTH", secret=True)
             if reply.code != 334:
                 return reply
-            return await self.command(_b64(password), step="AUTH", display=REDACTED)
+            return await self.command(_b64(password), step="AUTH", display=REDACTED, secret=True)
         if mechanism == "PLAIN":
             return await self.command(
-                "AUTH", "PLAIN", plain_blob, step="AUTH", display=f"AUTH PLAIN {REDACTED}"
+                "AUTH",
+                "PLAIN",
+                plain_blob,
+                step="AUTH",
+                display=f"AUTH PLAIN {REDACTED}",
+                secret=True,
             )
         if mechanism == "CRAM-MD5":
             reply = await self.command("AUTH", "CRAM-MD5", step="AUTH")
@@ -660,8 +711,10 @@ class SmtpSession:
                 challenge = b""
             digest = hmac.new(password.encode(), challenge, hashlib.md5).hexdigest()
             answer = _b64(f"{user} {digest}")
-            self.redact.add(answer)
-            return await self.command(answer, step="AUTH", display=REDACTED)
+            derived = (answer, answer.rstrip("="), digest)
+            self.redact.add(*derived)
+            run_redactor().add(*derived)  # derived here: the run's outputs learn it too
+            return await self.command(answer, step="AUTH", display=REDACTED, secret=True)
         raise UsageError(f"AUTH mechanism {mechanism} is not supported (LOGIN, PLAIN, CRAM-MD5)")
 
     async def mail(self, sender: str, *params: str) -> Reply:
@@ -696,7 +749,7 @@ class SmtpSession:
         try:
             response = await self._smtp.data(message)
         except aiosmtplib.SMTPDataError as exc:
-            reply = Reply.from_message(exc.code, exc.message)
+            reply = self._reply(exc.code, exc.message)
             self._server(reply)
             self._timing("DATA", started, False)
             return reply
@@ -704,7 +757,7 @@ class SmtpSession:
             self._timing("DATA", started, False)
             raise self._fail(exc, "DATA") from None
         self.note(f"(354 received; sent a message of {len(message)} bytes and '.')")
-        reply = Reply.from_message(response.code, response.message)
+        reply = self._reply(response.code, response.message)
         self._server(reply)
         self._timing("DATA", started, True)
         return reply
@@ -733,6 +786,16 @@ def _impossible_reply(verb: str, step: str, code: int) -> bool:
         # RFC 5321: RSET is always 250 and QUIT 221; anything else answers another command
         return code != (250 if verb == "RSET" else 221)
     return 300 <= code < 400 or code == 235
+
+
+def _scrub_exception(exc: BaseException, scrub: Callable[[str], str]) -> None:
+    """Redact the text an exception carries (aiosmtplib's ``message`` and the arguments), so
+    that what ``translate`` words from it holds no secret even before it is normalised."""
+    message = getattr(exc, "message", None)
+    if isinstance(message, str):
+        with contextlib.suppress(AttributeError):  # a read-only attribute: args still are
+            exc.message = scrub(message)  # type: ignore[attr-defined]
+    exc.args = tuple(scrub(arg) if isinstance(arg, str) else arg for arg in exc.args)
 
 
 def _ip_literal(host: str) -> str | None:

@@ -64,6 +64,7 @@ def test_relay_verdict_on_a_real_mta(
 ) -> None:
     mode = mta.mode
     default, with_send = EXPECTED[mode]
+    queued_before = mta.queued_messages()  # the smoke tests share the instance
     code, report = _relay(capsys, mta)
     assert report["verdict"] == default, report["reason"]
     assert report["own_domain"] == "own.test"
@@ -77,7 +78,7 @@ def test_relay_verdict_on_a_real_mta(
         assert "accepts every recipient at RCPT" in report["reason"]
     # the default run never sends a message
     assert report["sends"] == []
-    assert mta.queued_messages() == []
+    assert mta.queued_messages() == queued_before
     assert mta.external_recipients_queued() == []
 
     if with_send is None:

@@ -11,7 +11,14 @@ are expanded, a CNAME is returned for any other type and chased through every zo
 holds, UDP answers larger than the client's limit (512 bytes, or its EDNS payload size) are
 truncated with TC set so the client retries over TCP. A query for a name outside every zone is
 REFUSED. Several zones (forward and reverse, e.g. ``1.1.0.127.in-addr.arpa``) may be served by
-one server.
+one server. A CNAME chain that comes back to a name already in it stops there: the answer holds
+each CNAME of the loop once, with NOERROR (as BIND answers), for the client to name the loop.
+
+Misbehaving modes, for the client's limits: ``delay`` (every answer late), ``tcp_drip`` (TCP
+answers one byte at a time), ``tcp_truncated`` (TC set even over TCP), ``chase_cnames=False``
+(a CNAME answer stops at the first CNAME, without SOA: the client must follow the chain itself,
+one query per name), and extended RCODEs such as ``rcodes={(name, "MX"): "BADVERS"}`` (the
+upper bits go into the OPT record).
 
 API (plain functions, usable outside pytest too)::
 
@@ -23,11 +30,17 @@ API (plain functions, usable outside pytest too)::
         rcode=None,                 # e.g. "SERVFAIL" / "REFUSED": answer every query with it
         rcodes={("bad.example.test", "A"): "SERVFAIL"},   # per (name, type); type "*" = any
         udp=True,                   # False: no UDP socket (a TCP-only server)
+        delay=0.0,                  # seconds before every answer (UDP and TCP)
+        tcp_drip=0.0,               # TCP answers sent one byte every tcp_drip seconds
+        tcp_truncated=False,        # True: TC set in TCP answers too (answer section dropped)
+        chase_cnames=True,          # False: answer only the first CNAME of a chain
     )
     handle.address, handle.port    # where it listens
     handle.spec                    # "127.0.1.1:40000" or "[::1]:40000", for --server
     handle.queries                 # list of (name, type, "udp"|"tcp") received, in order
     handle.set_zone("example.test", NEW_TEXT)   # replace or add a zone while running
+    handle.answer_wire(query_bytes)   # the response to a wire query, without a socket (for a
+                                      # DoH route of tests/support/https.py); logged as "doh"
     handle.stop()                  # idempotent; also a context manager
 
     silent = start_silent_server(address="127.0.1.9", port=0)
@@ -108,8 +121,10 @@ class _Answerer:
         authenticated: bool,
         rcode: str | None,
         rcodes: Mapping[tuple[str, str], str],
+        chase_cnames: bool = True,
     ) -> None:
         self.lock = threading.Lock()
+        self.chase_cnames = chase_cnames
         self.zones: dict[dns.name.Name, dns.zone.Zone] = {}
         for origin, text in zones.items():
             self.set_zone(origin, text)
@@ -158,6 +173,7 @@ class _Answerer:
 
     def _fill(self, response: dns.message.Message, qname: dns.name.Name, qtype: int) -> None:
         name = qname
+        seen = {qname}
         for _hop in range(_MAX_CNAME_HOPS):
             zone = self._zone_for(name)
             if zone is None:
@@ -183,10 +199,13 @@ class _Answerer:
             if cname is not None and qtype != dns.rdatatype.CNAME:
                 response.answer.append(self._rrset(name, cname))
                 name = cname[0].target  # type: ignore[attr-defined]
+                if name in seen or not self.chase_cnames:
+                    return  # a loop (each CNAME once), or the client follows the chain itself
+                seen.add(name)
                 continue
             self._add_soa(response, zone)  # NODATA
             return
-        response.set_rcode(dns.rcode.SERVFAIL)  # CNAME loop
+        response.set_rcode(dns.rcode.SERVFAIL)  # a chain longer than _MAX_CNAME_HOPS
 
     @staticmethod
     def _rrset(name: dns.name.Name, rdataset: Any) -> dns.rrset.RRset:
@@ -317,7 +336,16 @@ class _UdpProtocol(asyncio.DatagramProtocol):
 
     def datagram_received(self, data: bytes, addr: Any) -> None:
         reply = self.handle._answer(data, "udp")
-        if reply is not None and self.transport is not None:
+        if reply is None or self.transport is None:
+            return
+        if self.handle.delay:
+            loop = asyncio.get_running_loop()
+            loop.call_later(self.handle.delay, self._send, reply, addr)
+        else:
+            self.transport.sendto(reply, addr)
+
+    def _send(self, reply: bytes, addr: Any) -> None:
+        if self.transport is not None and not self.transport.is_closing():
             self.transport.sendto(reply, addr)
 
     def error_received(self, exc: Exception) -> None:  # ICMP errors: ignore
@@ -336,8 +364,15 @@ class DnsServerHandle:
         rcode: str | None,
         rcodes: Mapping[tuple[str, str], str],
         udp: bool,
+        delay: float = 0.0,
+        tcp_drip: float = 0.0,
+        tcp_truncated: bool = False,
+        chase_cnames: bool = True,
     ) -> None:
-        self.answerer = _Answerer(zones, authenticated, rcode, rcodes)
+        self.answerer = _Answerer(zones, authenticated, rcode, rcodes, chase_cnames)
+        self.delay = delay
+        self.tcp_drip = tcp_drip
+        self.tcp_truncated = tcp_truncated
         self.queries: list[tuple[str, str, str]] = []
         udp_sock, tcp_sock = _bind_pair(address, port)
         self.address: str = address
@@ -382,7 +417,12 @@ class DnsServerHandle:
         except Exception:  # a bug in this server must show as SERVFAIL, not as a timeout
             response = dns.message.make_response(query)
             response.set_rcode(dns.rcode.SERVFAIL)
-        if transport == "tcp":
+        if transport == "tcp" and self.tcp_truncated:
+            broken = dns.message.make_response(query)  # TC even over TCP: a broken server
+            broken.flags |= dns.flags.TC | (response.flags & (dns.flags.AA | dns.flags.AD))
+            broken.set_rcode(response.rcode())
+            return broken.to_wire()
+        if transport in ("tcp", "doh"):
             return response.to_wire(max_size=65535)
         limit = max(512, query.payload) if query.edns >= 0 else 512
         try:
@@ -402,8 +442,17 @@ class DnsServerHandle:
                 reply = self._answer(wire, "tcp")
                 if reply is None:
                     break
-                writer.write(struct.pack("!H", len(reply)) + reply)
-                await writer.drain()
+                if self.delay:
+                    await asyncio.sleep(self.delay)
+                data = struct.pack("!H", len(reply)) + reply
+                if self.tcp_drip:
+                    for index in range(len(data)):
+                        writer.write(data[index : index + 1])
+                        await writer.drain()
+                        await asyncio.sleep(self.tcp_drip)
+                else:
+                    writer.write(data)
+                    await writer.drain()
         except (asyncio.IncompleteReadError, TimeoutError, ConnectionError):
             pass
         except asyncio.CancelledError:
@@ -414,6 +463,11 @@ class DnsServerHandle:
     def set_zone(self, origin: str, text: str) -> None:
         """Add or replace one zone while the server runs."""
         self.answerer.set_zone(origin, text)
+
+    def answer_wire(self, query: bytes) -> bytes:
+        """The response to a query in wire form, without a socket (a DoH route answers with
+        it); an unreadable query gets an empty response."""
+        return self._answer(query, "doh") or b""
 
     def stop(self) -> None:
         """Stop serving and close the sockets (idempotent, bounded wait)."""
@@ -501,9 +555,25 @@ def start_dns_server(
     rcode: str | None = None,
     rcodes: Mapping[tuple[str, str], str] | None = None,
     udp: bool = True,
+    delay: float = 0.0,
+    tcp_drip: float = 0.0,
+    tcp_truncated: bool = False,
+    chase_cnames: bool = True,
 ) -> DnsServerHandle:
     """Start an authoritative server for ``zones`` ({origin: zone text}); see the module doc."""
-    return DnsServerHandle(zones, address, port, authenticated, rcode, rcodes or {}, udp)
+    return DnsServerHandle(
+        zones,
+        address,
+        port,
+        authenticated,
+        rcode,
+        rcodes or {},
+        udp,
+        delay=delay,
+        tcp_drip=tcp_drip,
+        tcp_truncated=tcp_truncated,
+        chase_cnames=chase_cnames,
+    )
 
 
 def start_silent_server(address: str = "127.0.1.9", port: int = 0) -> SilentServerHandle:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -68,3 +69,48 @@ def test_invalid_toml_names_file(tmp_path: Path) -> None:
 def test_bad_environment_variable_is_named() -> None:
     with pytest.raises(ConfigError, match="MAILPROBE_PORT"):
         load_settings(environ={"MAILPROBE_PORT": "twenty-five", "XDG_CONFIG_HOME": "/nonexistent"})
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["x = " + "[" * 20000 + "]" * 20000 + "\n", "x = " + "{a = " * 5000 + "1" + "}" * 5000],
+)
+def test_deeply_nested_toml_is_invalid_toml(tmp_path: Path, text: str) -> None:
+    path = tmp_path / "deep.toml"
+    path.write_text(text)
+    with pytest.raises(ConfigError, match="invalid TOML") as info:
+        load_settings(path, environ={})
+    assert str(path) in str(info.value)
+
+
+@pytest.mark.skipif(not Path("/dev/zero").exists(), reason="needs /dev/zero")
+def test_device_is_refused_without_reading_it() -> None:
+    with pytest.raises(ConfigError, match="config /dev/zero: not a regular file"):
+        load_settings(Path("/dev/zero"), environ={})
+    with pytest.raises(ConfigError, match="not a regular file"):
+        load_settings(environ={"MAILPROBE_CONFIG": "/dev/zero"})
+
+
+def test_oversized_and_non_utf8_files(tmp_path: Path) -> None:
+    big = tmp_path / "big.toml"
+    big.write_text("# padding\n" * 600_000)  # 6 MB of comments
+    with pytest.raises(ConfigError, match="larger than 5 MB"):
+        load_settings(big, environ={})
+    latin1 = tmp_path / "latin1.toml"
+    latin1.write_bytes(b'helo = "caf\xe9.example"\n')
+    with pytest.raises(ConfigError, match="not UTF-8 text"):
+        load_settings(latin1, environ={})
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no named pipes")
+def test_named_pipe_without_writer_does_not_hang(tmp_path: Path) -> None:
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    with pytest.raises(ConfigError, match="named pipe with nothing writing to it"):
+        load_settings(fifo, environ={})
+
+
+def test_byte_order_mark_is_accepted(tmp_path: Path) -> None:
+    path = tmp_path / "bom.toml"
+    path.write_bytes(b'\xef\xbb\xbfhelo = "probe.example.org"\n')
+    assert load_settings(path, environ={}).helo == "probe.example.org"

@@ -228,3 +228,32 @@ def test_text_code_without_address_goes_to_the_only_recipient() -> None:
     report = parse_bounce(data, "one")
     (olga,) = report.recipients
     assert olga.codes == ("5.0.0", "5.1.1", "550")
+
+
+def test_recipient_texts_are_recognised() -> None:
+    report = _parse("postfix_greylisted.eml")
+    recipients = _by_recipient(report)
+    ivan, olga = recipients["ivan@example.com"], recipients["olga@example.net"]
+    assert (ivan.action, ivan.codes) == ("delayed", ("4.2.0", "450"))
+    assert [m.key for m in ivan.text_matches] == ["greylisting"]
+    assert ivan.text_matches[0].matched == "Greylisted"
+    assert [m.key for m in olga.text_matches] == ["mailbox-full"]
+    # The codes are still explained, each once.
+    assert [e.code for e in report.explanations] == ["4.2.0", "450", "4.2.2", "452"]
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        ("postfix_multi.eml", {"bob@example.com": ["user-unknown"],
+                               "carol@example.net": ["mailbox-full"]}),
+        ("exchange_online.eml", {"bob@fabrikam.com": ["user-unknown"],
+                                 "dave@example.net": ["relay-denied"]}),
+        ("gmail_text_only.txt", {"judy@example.com": ["google-unauthenticated"]}),
+        ("exchange2003.txt", {"gina@example.com": ["auth-required"]}),
+        ("latin1.eml", {"karl@example.com": []}),
+    ],
+)  # fmt: skip
+def test_texts_of_fixture_bounces(name: str, expected: dict[str, list[str]]) -> None:
+    found = {r.recipient: [m.key for m in r.text_matches] for r in _parse(name).recipients}
+    assert found == expected
