@@ -183,6 +183,8 @@ class SmtpSession:
         self.throttled = False
         #: Bytes the server sent while no command waited for a reply (see ``out_of_step``).
         self.stray_bytes = 0
+        #: Lines received since the last command was sent (tells many lines from one long one).
+        self._reply_lines = 0
         self._desynced = ""
         self._slot: asyncio.Semaphore | None = None
         self.port = port
@@ -252,7 +254,14 @@ class SmtpSession:
             _scrub_exception(exc, self._scrub)  # the raw text, before translate normalises it
         error = translate(exc, step, self.address or self.host, self.port, self.timeout)
         kind = error.failure.kind or classify(exc, step)
-        return self._raise_kind(type(error), step, kind, error.failure.message)
+        message = error.failure.message
+        if kind == "not-smtp" and "overlong" in message and self._reply_lines > _MANY_LINES:
+            # aiosmtplib says "too long" for a reply of many short lines as for one long line
+            message = (
+                f"the server sent more than {self._reply_lines} lines in one reply (over "
+                "32 kB): this is not SMTP"
+            )
+        return self._raise_kind(type(error), step, kind, message)
 
     def _raise_kind(self, cls: type[ProbeError], step: str, kind: str, detail: str) -> ProbeError:
         failure = self._failure(step, describe(kind, self._scrub(detail), self.timeout), kind)
@@ -461,6 +470,7 @@ class SmtpSession:
         if waiting:
             raise self._desync(step, waiting)
         self._client(display if display is not None else line)
+        self._reply_lines = 0
         if secret:
             self._secret_sent = self._in_auth = True
         started = self._now()
@@ -511,6 +521,7 @@ class SmtpSession:
             pending = getattr(protocol, "_response_pending", True)
             if waiter is not None and (not pending or waiter.done()):
                 self.stray_bytes += len(data)
+            self._reply_lines += data.count(b"\n")
             original(data)
 
         protocol.data_received = watched  # type: ignore[method-assign]
@@ -587,11 +598,14 @@ class SmtpSession:
         self._client("STARTTLS")
         started = self._now()
         try:
-            response = await self._smtp.starttls(
-                server_hostname=self.tls_server_name,
-                tls_context=self._tls_context(verify),
-                timeout=self.timeout,
-            )
+            # One limit for the whole step: aiosmtplib times the reply and the handshake
+            # apart, which let a STARTTLS step run twice the time it was given.
+            async with asyncio.timeout(self.timeout):
+                response = await self._smtp.starttls(
+                    server_hostname=self.tls_server_name,
+                    tls_context=self._tls_context(verify),
+                    timeout=self.timeout,
+                )
         except aiosmtplib.SMTPResponseException as exc:
             reply = self._reply(exc.code, exc.message)
             self._server(reply)
@@ -772,6 +786,10 @@ class SmtpSession:
             pass
         finally:
             self.close()
+
+
+#: A reply of more lines than this that overflows aiosmtplib's buffer is "too many lines".
+_MANY_LINES = 100
 
 
 def _impossible_reply(verb: str, step: str, code: int) -> bool:

@@ -909,3 +909,24 @@ def test_an_auth_exchange_left_on_334_is_cancelled_with_a_star(
     assert sent[auth + 2 : auth + 4] == ["********", "*"], sent  # user, password, then '*'
     assert probe["auth"]["reply"]["code"] == 501
     assert "s3cret-pass" not in out
+
+
+async def _many_lines(conn: PeerConnection) -> None:
+    """A greeting, then 10,000 short lines as the EHLO reply."""
+    await conn.send_lines([f"220 {MX_HOST} ESMTP"])
+    if await conn.readline() is not None:
+        await conn.send("".join(f"250-LINE{n}\r\n" for n in range(10_000)))
+        await conn.hold()
+
+
+def test_ten_thousand_short_lines_are_too_many_lines_not_one_long_line(
+    capsys: pytest.CaptureFixture[str], peer_factory: PeerFactory, dns: DnsServerHandle
+) -> None:
+    peer = peer_factory.raw(_many_lines, PEER_ADDRESS)
+    code, out, _err = run(capsys, *ehlo_args(peer, dns, "--json"))
+    document = json.loads(out)
+    (error,) = document["errors"]
+    assert error["step"] == "EHLO"
+    assert "lines in one reply" in error["message"] and "overlong line" not in error["message"]
+    assert ("smtp.not-smtp", "fail") in all_findings(document)
+    assert code == 1
