@@ -10,7 +10,16 @@ _mailprobe() {
     done
     case "$prev" in
         --ca-file|--config|--file|--html|--password-file|--transcript|-f) COMPREPLY=( $(compgen -f -- "$cur") ); return 0 ;;
-        --auth-mech|--body|--class|--concurrency|--connections|--dkim-selector|--dns-server|--doh|--domain|--expect|--expect-verbs|--external|--from|--helo|--mta-sts-url|--mx|--password|--password-env|--port|--rcpt|--search|--server|--session-timeout|--smtp-port|--subject|--timeout|--tls-name|--to|--user|-c|-p|-s) return 0 ;;
+    esac
+    case "$sub $prev" in
+        "ndr --class") COMPREPLY=( $(compgen -W "2 3 4 5" -- "$cur") ); return 0 ;;
+        "ehlo --expect") COMPREPLY=( $(compgen -W "exchange2000 exchange2003 exchange2007 exchange2010 exchange2013 exchange2016 exchange2019 exchange-internet postfix rfc5321" -- "$cur") ); return 0 ;;
+        "ehlo --auth-mech") COMPREPLY=( $(compgen -W "LOGIN PLAIN CRAM-MD5" -- "$cur") ); return 0 ;;
+        "relay-test --auth-mech") COMPREPLY=( $(compgen -W "LOGIN PLAIN CRAM-MD5" -- "$cur") ); return 0 ;;
+        "check --expect") COMPREPLY=( $(compgen -W "exchange2000 exchange2003 exchange2007 exchange2010 exchange2013 exchange2016 exchange2019 exchange-internet postfix rfc5321" -- "$cur") ); return 0 ;;
+    esac
+    case "$prev" in
+        --auth-mech|--body|--class|--concurrency|--connections|--dkim-selector|--dns-server|--doh|--domain|--expect|--expect-verbs|--external|--from|--helo|--mta-sts-url|--mx|--password|--password-env|--port|--rcpt|--search|--server|--session-timeout|--smtp-port|--subject|--timeout|--tls-name|--to|--user|-c|-p|-s) COMPREPLY=(); return 0 ;;
     esac
     local words=""
     case "$sub" in
@@ -24,4 +33,4 @@ _mailprobe() {
     esac
     COMPREPLY=( $(compgen -W "$words" -- "$cur") )
 }
-complete -o default -F _mailprobe mailprobe
+complete -F _mailprobe mailprobe

@@ -53,6 +53,17 @@ class Settings:
         """Where the value of ``key`` came from, in words ("built-in" when not set)."""
         return dict(self.origins).get(key, "built-in")
 
+    def error(self, key: str, problem: str) -> ConfigError:
+        """A ``ConfigError`` for a bad value of ``key``, naming the file or the variable it
+        came from, like the errors of ``load_settings`` (for values checked where they are
+        used: ``dns_server``, ``expect``)."""
+        origin = self.origin(key)
+        if origin.startswith("MAILPROBE_"):
+            source = f"environment variable {origin}"
+        else:
+            source = self.config_file or origin
+        return ConfigError(source, key, problem)
+
 
 _KINDS: dict[str, type] = {
     "dns_server": str,

@@ -2,6 +2,10 @@
 
 Two different needs, two kinds of helper:
 
+- *Keeping* a peer's line (``peer_line``): the exact text as the server sent it (spaces,
+  controls and all), only cut to a sane length with a visible marker. SMTP replies are kept
+  this way (``mailprobe.smtp.session.Reply``), so the transcript and the JSON show what the
+  server said; showing it safely is the output layers' job (``show_controls``, ``json_safe``).
 - *Parsing* a peer's line (``clean_line``): control characters become spaces and the line is
   cut to a sane length, so what is stored is one plain line.
 - *Showing* text (``show_controls``): the one sanitiser for everything mailprobe writes to a
@@ -26,6 +30,10 @@ import re
 
 #: Longest line kept from a peer; anything longer is cut and marked.
 MAX_PEER_LINE = 512
+#: Longest reply line kept exactly (``peer_line``); the rest is cut and marked.
+MAX_REPLY_LINE = 1000
+#: What ends a line ``peer_line`` cut.
+CUT_MARK = "… [cut]"
 
 _NAMED = {"\t": "\\t", "\n": "\\n", "\r": "\\r"}
 #: Anything that is not printable ASCII or a newline: the candidates ``json_safe`` looks at.
@@ -38,6 +46,14 @@ def clean_line(text: str, limit: int = MAX_PEER_LINE) -> str:
     flat = "".join(ch if ch.isprintable() else " " for ch in text)
     flat = " ".join(flat.split())
     return flat if len(flat) <= limit else flat[: limit - 1] + "…"
+
+
+def peer_line(text: str, limit: int = MAX_REPLY_LINE) -> str:
+    """``text`` exactly as sent (no character changed), or, when longer than ``limit``, its
+    first characters followed by ``CUT_MARK`` (the result is then exactly ``limit`` long)."""
+    if len(text) <= limit:
+        return text
+    return text[: max(limit - len(CUT_MARK), 0)] + CUT_MARK
 
 
 def has_control_chars(text: str) -> bool:

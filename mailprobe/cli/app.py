@@ -27,6 +27,7 @@ from mailprobe.cli.common import (
     VerboseOpt,
     apply_globals,
 )
+from mailprobe.cli.options_typer import PlainHelpCommand
 
 app = typer.Typer(
     name="mailprobe",
@@ -36,6 +37,9 @@ app = typer.Typer(
         "3 could not complete (unreachable, timeout)."
     ),
     no_args_is_help=True,
+    # Plain click-style help: at 80 columns rich's boxed tables leave about 20 columns for the
+    # descriptions (ehlo --help ran to 115 lines); see options_typer.PlainHelpCommand.
+    rich_markup_mode=None,
     pretty_exceptions_enable=False,
     pretty_exceptions_show_locals=False,
     context_settings={"help_option_names": ["-h", "--help"]},
@@ -63,12 +67,28 @@ def root(
     apply_globals(json_output, timeout, config, no_color, verbose)
 
 
-app.command("ndr")(ndr_cmd.ndr)
-app.command("mx")(mx_cmd.mx)
-app.command("ehlo")(ehlo_cmd.ehlo)
-app.command("relay-test")(relay_cmd.relay_test)
-app.command("check")(check_cmd.check)
-app.command("findings")(findings_cmd.findings)
+app.command(
+    "ndr", cls=PlainHelpCommand, short_help="Explain status codes, SMTP replies and bounces (NDRs)."
+)(ndr_cmd.ndr)
+app.command("mx", cls=PlainHelpCommand, short_help="Show and verify the MX records of domains.")(
+    mx_cmd.mx
+)
+app.command(
+    "ehlo",
+    cls=PlainHelpCommand,
+    short_help="Talk SMTP to a server: banner, EHLO verbs, TLS, AUTH, RCPT.",
+)(ehlo_cmd.ehlo)
+app.command(
+    "relay-test",
+    cls=PlainHelpCommand,
+    short_help="Test whether a server relays mail for anonymous clients.",
+)(relay_cmd.relay_test)
+app.command(
+    "check", cls=PlainHelpCommand, short_help="Run the inbound mail-flow checklist of a domain."
+)(check_cmd.check)
+app.command("findings", cls=PlainHelpCommand, short_help="List the finding codes, or explain one.")(
+    findings_cmd.findings
+)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -45,7 +45,7 @@ def _check(
     """
     cfg = settings()
     from mailprobe.checks.check import CheckOptions
-    from mailprobe.checks.ehlo import get_profile
+    from mailprobe.checks.ehlo import configured_profile, get_profile
     from mailprobe.cli.inputs import check_ca_file, check_url_host
     from mailprobe.cli.mx import _collect_domains
     from mailprobe.cli.smtp_options import resolve_helo
@@ -64,8 +64,10 @@ def _check(
         parse_server(spec)
     helo_text = resolve_helo(helo, cfg)
     profile = expect or cfg.expect
-    if profile:
-        get_profile(profile)
+    if expect:
+        get_profile(expect)
+    else:
+        configured_profile(cfg)
     if rcpt is not None:
         check_argument(rcpt, "--to")
         local, at, where = rcpt.rpartition("@")
@@ -119,6 +121,10 @@ def _check(
         _write_html(html, reports)
     json_lines = len(reports) > 1
     codes = [_show(report, inputs_base, json_lines) for report in reports]
+    if json_lines and not global_options().json:
+        from mailprobe.render.batch import render_batch_summary
+
+        render_batch_summary(console(), reports)
     return int(worst_exit_code(codes))
 
 

@@ -51,8 +51,17 @@ def _first_line(text: str | None) -> str:
     return line.replace("'", "").replace('"', "").replace("[", "(").replace("]", ")")[:70]
 
 
-def _options(command: Any) -> tuple[OptionSpec, ...]:
+def _choices(command_name: str) -> dict[str, tuple[str, ...]]:
+    """Option name -> its fixed values (``Opt.choices`` of the command's table and globals)."""
+    from mailprobe.cli import options
+
+    table = (*options.COMMANDS.get(command_name, ()), *options.GLOBALS)
+    return {name: opt.choice_values() for opt in table if opt.choices for name in opt.all_names}
+
+
+def _options(command: Any, command_name: str = "") -> tuple[OptionSpec, ...]:
     specs: list[OptionSpec] = []
+    declared = _choices(command_name)
     for param in command.params:
         if getattr(param, "param_type_name", "") != "option" or getattr(param, "hidden", False):
             continue
@@ -61,6 +70,7 @@ def _options(command: Any) -> tuple[OptionSpec, ...]:
             continue
         kind = getattr(param, "type_descriptor", None) or getattr(param, "type", None)
         choices = tuple(str(getattr(c, "value", c)) for c in (getattr(kind, "choices", None) or ()))
+        choices = choices or next((declared[n] for n in names if n in declared), ())
         takes_value = not (param.is_flag or getattr(param, "count", False))
         specs.append(
             OptionSpec(
@@ -84,7 +94,7 @@ def command_specs() -> list[CommandSpec]:
     root = typer.main.get_command(app)
     specs = [CommandSpec("", _first_line(root.help), _options(root))]
     for name, sub in getattr(root, "commands", {}).items():
-        specs.append(CommandSpec(name, _first_line(sub.help), _options(sub)))
+        specs.append(CommandSpec(name, _first_line(sub.help), _options(sub, name)))
     return specs
 
 
@@ -110,27 +120,23 @@ def bash_script(specs: list[CommandSpec]) -> str:
         lines.append(
             f'        {"|".join(file_opts)}) COMPREPLY=( $(compgen -f -- "$cur") ); return 0 ;;'
         )
-    choice_opts: dict[str, tuple[str, ...]] = {}
+    lines += ["    esac", '    case "$sub $prev" in']
+    # Per command: an option name may take different values in different commands.
     for spec in specs:
         for opt in spec.options:
             if opt.choices:
-                for n in opt.names:
-                    choice_opts[n] = opt.choices
-    for n, choices in sorted(choice_opts.items()):
-        lines.append(
-            f'        {n}) COMPREPLY=( $(compgen -W "{" ".join(choices)}" -- "$cur") ); return 0 ;;'
-        )
+                patterns = "|".join(f'"{spec.name} {n}"' for n in opt.names)
+                words = " ".join(opt.choices)
+                lines.append(
+                    f'        {patterns}) COMPREPLY=( $(compgen -W "{words}" -- "$cur") ); '
+                    "return 0 ;;"
+                )
+    lines += ["    esac", '    case "$prev" in']
     value_opts = sorted(
-        {
-            n
-            for s in specs
-            for o in s.options
-            if o.takes_value and not o.is_file and not o.choices
-            for n in o.names
-        }
+        {n for s in specs for o in s.options if o.takes_value and not o.is_file for n in o.names}
     )
-    if value_opts:
-        lines.append(f"        {'|'.join(value_opts)}) return 0 ;;")
+    if value_opts:  # a value without fixed choices: offer nothing (no file names)
+        lines.append(f"        {'|'.join(value_opts)}) COMPREPLY=(); return 0 ;;")
     lines += ["    esac", '    local words=""', '    case "$sub" in']
     root = specs[0]
     root_words = " ".join(n for o in root.options for n in o.names)
@@ -142,7 +148,7 @@ def bash_script(specs: list[CommandSpec]) -> str:
         "    esac",
         '    COMPREPLY=( $(compgen -W "$words" -- "$cur") )',
         "}",
-        "complete -o default -F _mailprobe mailprobe",
+        "complete -F _mailprobe mailprobe",
         "",
     ]
     return "\n".join(lines)
@@ -196,7 +202,7 @@ def zsh_script(specs: list[CommandSpec]) -> str:
         lines += [
             f"                        {o} \\" for opt in spec.options for o in _zsh_option(opt)
         ]
-        lines.append("                        '*:argument:_files'")
+        lines.append("                        '*:argument: '")
         lines.append("                    ;;")
     lines += ["            esac", "            ;;", "    esac", "}", '_mailprobe "$@"', ""]
     return "\n".join(lines)

@@ -237,14 +237,15 @@ def _target(
 
 
 def _profile(expect: str | None, expect_verbs: str | None, cfg: Settings) -> VerbProfile | None:
-    from mailprobe.checks.ehlo import get_profile, profile_from_verbs
+    from mailprobe.checks.ehlo import configured_profile, get_profile, profile_from_verbs
 
     if expect is not None and expect_verbs is not None:
         raise UsageError("give either --expect PROFILE or --expect-verbs, not both")
     if expect_verbs is not None:
         return profile_from_verbs(expect_verbs)
-    name = expect or cfg.expect
-    return get_profile(name) if name else None
+    if expect:
+        return get_profile(expect)
+    return configured_profile(cfg)
 
 
 def _address(value: str | None, option: str) -> str | None:

@@ -63,8 +63,11 @@ def _outcome(args: list[str]) -> int:
             raise
         typer = sys.modules.get("typer")
         if typer is not None and isinstance(exc, typer.TyperException):
-            # Usage errors of the command line; a bare `mailprobe` has already shown the help.
-            if str(exc).strip():
+            # Usage errors of the command line. A bare `mailprobe` (or a command without its
+            # arguments): the help itself, as click shows it, not an error line.
+            if type(exc).__name__ == "NoArgsIsHelpError":
+                sys.stderr.write(f"{exc.format_message()}\n")
+            elif str(exc).strip():
                 error_line(_usage_line(exc))
             return int(ExitCode.USAGE)
         if typer is not None and isinstance(exc, typer.Abort):

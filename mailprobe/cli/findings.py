@@ -45,7 +45,7 @@ def _findings(code: str | None) -> int:
     )
 
 
-findings = typer_command(_findings, FINDINGS)
+findings = typer_command(_findings, FINDINGS, network=False)
 
 
 def _jsonable(entry: object) -> dict[str, object]:

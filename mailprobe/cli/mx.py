@@ -38,7 +38,7 @@ def _mx(
     """
     cfg = settings()
     from mailprobe.checks.mx import MxOptions
-    from mailprobe.dns import parse_doh_url, parse_domain, parse_server
+    from mailprobe.dns import configured_server, parse_doh_url, parse_domain, parse_server
 
     names = _collect_domains(domains or [], file)
     for source, name in names:
@@ -52,8 +52,8 @@ def _mx(
 
         servers.append(parse_doh_url(doh))
         check_url_host(doh, "--doh")  # a..b, a 64-character label, fe80::1%eth0: refused
-    if not servers and cfg.dns_server:
-        servers.append(parse_server(cfg.dns_server))
+    if not servers and (configured := configured_server(cfg)) is not None:
+        servers.append(configured)
     options = MxOptions(
         connect=connect,
         smtp_port=smtp_port,
@@ -83,7 +83,11 @@ def _mx(
         for report in reports:
             printer.codes.append(_show(report, inputs_base, dnssec, json_lines=True))
     else:
-        _run(batch, servers, tcp, dnssec, options, limit, printer.add)
+        reports = _run(batch, servers, tcp, dnssec, options, limit, printer.add)
+    if not global_options().json:
+        from mailprobe.render.batch import render_batch_summary
+
+        render_batch_summary(console(), reports)
     return int(worst_exit_code(printer.codes))
 
 

@@ -24,9 +24,15 @@ def _ndr(
 ) -> int:
     """Explain delivery status codes, SMTP replies and bounce messages (NDRs).
 
-    Examples: ndr 5.4.8 | ndr 550 4.4.7 | ndr "550 5.1.1 User unknown"
-    | ndr --file bounce.eml | ndr - < bounce.eml | ndr --search relay
-    | ndr --list --class 5 --subject 7
+    \b
+    Examples:
+      mailprobe ndr 5.4.8
+      mailprobe ndr 550 4.4.7
+      mailprobe ndr "550 5.1.1 User unknown"
+      mailprobe ndr --file bounce.eml
+      mailprobe ndr - < bounce.eml
+      mailprobe ndr --search relay
+      mailprobe ndr --list --class 5 --subject 7
 
     Exit codes: 0 explained, 1 no code in the bounce (or no --search match),
     2 bad input.
@@ -34,4 +40,4 @@ def _ndr(
     return run_ndr(list(codes or []), file, list_codes, klass, subject, search)
 
 
-ndr = typer_command(_ndr, NDR)
+ndr = typer_command(_ndr, NDR, network=False)

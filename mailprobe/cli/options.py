@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 import types
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
@@ -58,6 +58,13 @@ class Opt:
     show_default: bool = True
     #: False: the quick path hands a command line with this option to typer.
     quick: bool = True
+    #: The fixed set of values (shell completion, typer's completion, the help), or a function
+    #: that returns them when they are read from package data (loaded only when needed).
+    choices: tuple[str, ...] | Callable[[], tuple[str, ...]] = ()
+
+    def choice_values(self) -> tuple[str, ...]:
+        """The values of ``choices`` (empty: any value)."""
+        return self.choices() if callable(self.choices) else self.choices
 
     @property
     def positional(self) -> bool:
@@ -129,7 +136,7 @@ TIMEOUT = Opt(
     max=3600,
     unit="seconds",
     metavar="SECONDS",
-    help="Time limit per network step (default 10).",
+    help="Time limit of each network step: DNS query, connect, SMTP reply (default 10).",
     config_key="timeout",
 )
 CONFIG = Opt(
@@ -147,6 +154,7 @@ VERBOSE = Opt(
     int,
     0,
     help="More detail; with an error, also its traceback.",
+    show_default=False,
 )
 #: In the order of ``runtime.apply_globals``; every subcommand takes them as its last options.
 GLOBALS = (JSON, TIMEOUT, CONFIG, NO_COLOR, VERBOSE)
@@ -190,17 +198,28 @@ PASSWORD = Opt(
     help="The password itself (visible to other users!).",
     quick=False,
 )
+#: The AUTH mechanisms ``--auth-mech`` accepts (checked by ehlo and relay-test, any case).
+AUTH_MECHANISMS = ("LOGIN", "PLAIN", "CRAM-MD5")
 AUTH_MECH = Opt(
     "auth_mech",
     ("--auth-mech",),
     metavar="MECH",
     help="LOGIN, PLAIN or CRAM-MD5 (default: best offered).",
     quick=False,
+    choices=AUTH_MECHANISMS,
 )
+
+
+def profile_names() -> tuple[str, ...]:
+    """The names of the built-in verb profiles (``--expect``), read from package data."""
+    from mailprobe.checks.ehlo.profiles import load_profiles
+
+    return tuple(load_profiles())
 
 
 def smtp_port(dest: str, default: int | None, text: str, **more: Any) -> Opt:
     """``--port/-p/--smtp-port``: the same names and range in every command."""
+    more.setdefault("metavar", "PORT")
     return Opt(
         dest, names.SMTP_PORT, py_type=int, default=default, min=1, max=65535, help=text, **more
     )
@@ -228,7 +247,7 @@ EHLO: tuple[Opt, ...] = (
     Opt(
         "host",
         kind="argument",
-        metavar="[HOST]",
+        metavar="HOST",
         help="Server to probe: host name, IPv4, IPv6 (::1 or [::1]); default: host in the config.",
         config_key="host",
     ),
@@ -262,8 +281,9 @@ EHLO: tuple[Opt, ...] = (
         "expect",
         ("--expect",),
         metavar="PROFILE",
-        help="Compare the verbs with a built-in profile.",
+        help="Compare the verbs with a built-in profile (see --list-profiles).",
         config_key="expect",
+        choices=profile_names,
     ),
     Opt(
         "expect_verbs",
@@ -338,8 +358,8 @@ EHLO: tuple[Opt, ...] = (
         False,
         help="Send a short test message (without it: RSET, QUIT, nothing sent).",
     ),
-    Opt("subject", ("--subject",), help="Subject of the --data message."),
-    Opt("body", ("--body",), help="Body of the --data message."),
+    Opt("subject", ("--subject",), metavar="TEXT", help="Subject of the --data message."),
+    Opt("body", ("--body",), metavar="TEXT", help="Body of the --data message."),
     Opt(
         "transcript",
         ("--transcript",),
@@ -356,7 +376,7 @@ RELAY_TEST: tuple[Opt, ...] = (
     Opt(
         "host",
         kind="argument",
-        metavar="[HOST]",
+        metavar="HOST",
         help="Server to test: host name, IPv4 or IPv6 address; default: host in the config.",
         config_key="host",
     ),
@@ -511,7 +531,7 @@ CHECK: tuple[Opt, ...] = (
     Opt(
         "domains",
         kind="arguments",
-        metavar="DOMAIN...",
+        metavar="DOMAIN",
         help="Domains to check (Unicode names allowed); '-' reads them from stdin.",
         show_default=False,
     ),
@@ -533,6 +553,7 @@ CHECK: tuple[Opt, ...] = (
         metavar="PROFILE",
         help="Verb profile of the exchangers (default: guessed from the banner).",
         config_key="expect",
+        choices=profile_names,
     ),
     Opt(
         "rcpt",
@@ -626,6 +647,7 @@ NDR: tuple[Opt, ...] = (
         max=5,
         metavar="2|3|4|5",
         help="With --list/--search: only this class.",
+        choices=("2", "3", "4", "5"),
     ),
     Opt(
         "subject",

@@ -88,8 +88,14 @@ from mailprobe.dns.answer import (
     raise_for_status,
     txt_strings,
 )
+from mailprobe.dns.names import (
+    configured_server,
+    parse_domain,
+    parse_server,
+    reverse_name,
+    system_servers,
+)
 from mailprobe.dns.names import parse_doh_url as parse_doh_url
-from mailprobe.dns.names import parse_domain, parse_server, reverse_name, system_servers
 from mailprobe.dns.names import to_unicode as to_unicode
 from mailprobe.dns.resolver import Resolver, addresses, resolve_exchangers
 from mailprobe.dns.wire import RdType as RdType
@@ -102,6 +108,7 @@ __all__ = [
     "DnsStatus",
     "Resolver",
     "addresses",
+    "configured_server",
     "host_records",
     "mx_records",
     "parse_domain",

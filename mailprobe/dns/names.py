@@ -10,9 +10,24 @@ from __future__ import annotations
 
 import ipaddress
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from mailprobe.dns.answer import _DEFAULT_PORT, DnsServer
 from mailprobe.errors import UsageError
+
+if TYPE_CHECKING:
+    from mailprobe.config import Settings
+
+
+def configured_server(cfg: Settings) -> DnsServer | None:
+    """The ``dns_server`` of the settings, parsed (None when not set); a bad value is a
+    ``ConfigError`` naming the config file (or the variable) and the key."""
+    if not cfg.dns_server:
+        return None
+    try:
+        return parse_server(cfg.dns_server)
+    except UsageError as exc:
+        raise cfg.error("dns_server", str(exc)) from None
 
 
 def parse_server(text: str, default_port: int = _DEFAULT_PORT) -> DnsServer:

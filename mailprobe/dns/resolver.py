@@ -28,7 +28,7 @@ import dns.name
 import dns.rdatatype
 
 from mailprobe.dns.answer import DnsAnswer, DnsServer, DnsStatus, mx_records, raise_for_status
-from mailprobe.dns.names import parse_doh_url, parse_server, system_servers
+from mailprobe.dns.names import configured_server, parse_doh_url, parse_server, system_servers
 from mailprobe.dns.transport import (
     _TCP_PER_SERVER,
     DOH_CONNECTIONS,
@@ -133,8 +133,8 @@ class Resolver:
             parsed = [parse_server(s) for s in servers]
         elif doh:
             parsed = [parse_doh_url(doh)]
-        elif cfg.dns_server:
-            parsed = [parse_server(cfg.dns_server)]
+        elif (configured := configured_server(cfg)) is not None:
+            parsed = [configured]
         else:
             parsed = system_servers()
         lifetime = min(cfg.timeout * len(parsed), max(cfg.session_timeout, cfg.timeout))

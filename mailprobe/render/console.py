@@ -38,8 +38,16 @@ from rich.segment import Segment
 from mailprobe.text import show_controls, show_controls_keep_newlines
 
 if TYPE_CHECKING:
+    from rich.align import AlignMethod
     from rich.console import ConsoleOptions, JustifyMethod, OverflowMethod, RenderableType
     from rich.style import Style
+
+
+#: The console width when the output is not a terminal: effectively unlimited, so a pipe or a
+#: file gets one record (one line of text, one table row) per line, whole, for grep.
+PIPE_WIDTH = 1_000_000
+#: The width of a rule (``console.rule``) when the output is not a terminal.
+RULE_WIDTH = 80
 
 
 class Text(rich.text.Text):
@@ -120,6 +128,21 @@ class _SafeConsole(Console):
         """rich's rendering, with every control left in a text segment shown visibly."""
         return _shown(super().render(renderable, options))
 
+    def rule(
+        self,
+        title: str | rich.text.Text = "",
+        *,
+        characters: str = "─",
+        style: str | Style = "rule.line",
+        align: AlignMethod = "center",
+    ) -> None:
+        """rich's rule; ``RULE_WIDTH`` wide when the console is not a terminal (its width is
+        then unlimited, see ``make_console``)."""
+        from rich.rule import Rule
+
+        width = RULE_WIDTH if self.width >= PIPE_WIDTH else None
+        self.print(Rule(title, characters=characters, style=style, align=align), width=width)
+
     def on_broken_pipe(self) -> None:
         """Output to a closed pipe: raise it on (rich would ``SystemExit(1)``, "problem found",
         even inside an asyncio task); ``cli/entry.py`` makes it a quiet exit 141."""
@@ -168,8 +191,10 @@ class _TrimmedLines(io.TextIOBase):
 def make_console(no_color: bool = False, stderr: bool = False) -> Console:
     """A console for results (stdout) or progress (stderr); no colour with ``no_color``/NO_COLOR.
 
-    ``COLUMNS`` fixes the width when set (tests, pipes); rich otherwise asks the terminal.
-    Markup is off and text content is shown with ``show_controls`` (see the module doc).
+    On a terminal, ``COLUMNS`` fixes the width when set; rich otherwise asks the terminal.
+    Not on a terminal (a pipe, a file), the width is ``PIPE_WIDTH``: lines are never wrapped,
+    so each record or finding stays on one line (``COLUMNS`` is ignored there). Markup is off
+    and text content is shown with ``show_controls`` (see the module doc).
     """
     plain = no_color or bool(os.environ.get("NO_COLOR"))
     stream = sys.stderr if stderr else sys.stdout
@@ -184,4 +209,5 @@ def make_console(no_color: bool = False, stderr: bool = False) -> Console:
         highlight=False,
         emoji=False,
         soft_wrap=False,
+        width=None if on_terminal else PIPE_WIDTH,
     )

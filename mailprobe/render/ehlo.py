@@ -16,6 +16,7 @@ from mailprobe.checks.ehlo import (
     Extension,
     TlsReport,
     VerbProfile,
+    name_not_judged,
 )
 from mailprobe.render.console import Text
 from mailprobe.render.findings import render_findings
@@ -93,7 +94,10 @@ def _tls_block(console: Console, tls: TlsReport) -> None:
     else:
         trust = Text(f"NOT trusted: {tls.verify_error or 'verification off'}", style="red")
     _line(console, "  chain", trust)
-    if tls.name_matches is not None:
+    if name_not_judged(tls):
+        # Probed by address: the names above are reported, not judged (tls.name-not-checked).
+        _line(console, "  name", Text(f"not checked (probed by address {tls.checked_name})"))
+    elif tls.name_matches is not None:
         match = (
             Text(f"matches {tls.checked_name}", style="green")
             if tls.name_matches

@@ -1,8 +1,9 @@
 """The one way findings are shown in the terminal, by every command.
 
 Each finding is the severity label, then ``code: summary`` with the fix on the next line. Long
-lines wrap to the console width (80 columns when piped) with a hanging indent, so the labels
-stay in their column and no line carries trailing spaces.
+lines wrap to the console width with a hanging indent, so the labels stay in their column and
+no line carries trailing spaces. When piped the console is effectively unlimited in width
+(``render/console.py``), so nothing wraps: one finding (and its fix) per line.
 """
 
 from __future__ import annotations

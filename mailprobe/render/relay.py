@@ -14,7 +14,7 @@ from rich.console import Console
 from rich.table import Table
 
 from mailprobe.render.console import Text
-from mailprobe.render.findings import render_findings
+from mailprobe.render.findings import print_hanging, render_findings
 
 if TYPE_CHECKING:
     from mailprobe.checks.relay import RelayReport, RelayRun, VariantResult
@@ -67,7 +67,6 @@ _PROBE_MEANING = {
     "local-unknown": "catch-all check",
     "internal-spoof": "spoofing check",
 }
-_TEXT_WIDTH = 60
 
 
 def render_relay(console: Console, run: RelayRun, *, verbose: int = 0) -> None:
@@ -145,7 +144,8 @@ def render_report(console: Console, report: RelayReport, *, verbose: int = 0) ->
 
 def _print_variants(console: Console, results: Sequence[VariantResult], title: str) -> None:
     """The table when the terminal is wide enough for whole addresses, else two lines per
-    variant (addresses never split in the middle)."""
+    variant, wrapped with a hanging indent. Addresses and the deciding reply are never cut:
+    they wrap, and an address is split only when it is wider than the terminal."""
     widths = [
         max((len(_name(r)) for r in results), default=0),
         max((len(r.mail_from) + 2 for r in results), default=0),
@@ -159,15 +159,18 @@ def _print_variants(console: Console, results: Sequence[VariantResult], title: s
         return
     console.print(Text(title, style="bold"))
     name_width = widths[0] + 2
+    # Continuations under the addresses, unless that leaves too little room for them.
+    room = max(40, widths[1], widths[2])
+    hang = name_width + 2 if console.width - name_width - 2 >= room else 4
     for result in results:
         decisive = result.rcpt_reply or result.mail_reply
         first = Text(f"  {_name(result):<{name_width}}")
         first.append(f"<{result.mail_from}> -> <{result.rcpt_to}>")
-        console.print(first, soft_wrap=True)
+        print_hanging(console, first, hang)
         second = Text(" " * (name_width + 2))
         second.append(_verdict_cell(result))
         second.append(f"  {_reply_text(decisive)}" if decisive else f"  {result.note}")
-        console.print(second, overflow="ellipsis", no_wrap=True, crop=True)
+        print_hanging(console, second, hang)
 
 
 def _count(number: int, noun: str) -> str:
@@ -190,8 +193,9 @@ def _variant_table(results: Sequence[VariantResult], title: str) -> Table:
         collapse_padding=True,
     )
     table.add_column("Variant", overflow="fold", min_width=8)
-    table.add_column("MAIL FROM", overflow="fold", min_width=12)
-    table.add_column("RCPT TO", overflow="fold", min_width=16)
+    # Whole addresses (the caller checked they fit); the reply text wraps instead.
+    table.add_column("MAIL FROM", no_wrap=True)
+    table.add_column("RCPT TO", no_wrap=True)
     table.add_column("Code", justify="right", no_wrap=True)
     table.add_column("Enh.", no_wrap=True)
     table.add_column("Reply text", overflow="fold", min_width=10)
@@ -199,7 +203,7 @@ def _variant_table(results: Sequence[VariantResult], title: str) -> Table:
     for result in results:
         decisive = result.rcpt_reply or result.mail_reply
         name = _name(result)
-        text = _short(_without_enhanced(decisive)) if decisive else result.note
+        text = _without_enhanced(decisive) if decisive else result.note
         table.add_row(
             Text(name),
             Text(f"<{result.mail_from}>"),
@@ -218,10 +222,6 @@ def _without_enhanced(reply: Reply) -> str:
     if reply.enhanced_code and text.startswith(reply.enhanced_code):
         text = text[len(reply.enhanced_code) :].lstrip()
     return text
-
-
-def _short(text: str) -> str:
-    return text if len(text) <= _TEXT_WIDTH else text[: _TEXT_WIDTH - 1] + "…"
 
 
 def _reply_text(reply: Reply | None) -> str:

@@ -45,7 +45,7 @@ from mailprobe.model import Failure
 from mailprobe.smtp.failures import classify, describe
 from mailprobe.smtp.redact import REDACTED, Redactor, run_redactor
 from mailprobe.smtp.tls import TlsInfo, decode_der_certificate, tls_info_from_cert
-from mailprobe.text import clean_line, has_control_chars
+from mailprobe.text import clean_line, has_control_chars, peer_line
 
 if TYPE_CHECKING:
     import aiosmtplib
@@ -58,7 +58,14 @@ ReplyCategory = Literal["accepted", "intermediate", "deferred", "rejected", "inv
 
 @dataclasses.dataclass(frozen=True)
 class Reply:
-    """A server reply: code, enhanced status code if any, and its text lines (cleaned)."""
+    """A server reply: code, enhanced status code if any, and its text lines.
+
+    The lines are the server's exact text (aiosmtplib strips only the blanks at either end of
+    each line): runs of spaces and control characters are kept, so the transcript and the JSON
+    show what was sent. Each line is cut at ``MAX_REPLY_LINE`` characters (``peer_line``, with
+    a visible mark). Whoever shows the text makes it safe (``show_controls`` in the terminal and
+    the HTML report, ``json_safe`` in JSON); whoever parses it strips or splits it first.
+    """
 
     code: int
     lines: tuple[str, ...]
@@ -80,16 +87,16 @@ class Reply:
     ) -> Reply:
         """Build from aiosmtplib's (code, newline-joined message).
 
-        ``redact`` (a session's redactor) runs over the raw text, before the lines are
-        normalised (an echoed secret holding spaces, a tab or an NBSP would no longer match
-        after), and over the normalised lines once more.
+        ``redact`` (a session's redactor) runs over the raw text, before the lines are split
+        and cut (a secret across the cut would no longer match after), and over the kept lines
+        once more.
         """
         if redact is not None:
             message = redact(message)
-        lines = tuple(clean_line(line) for line in message.split("\n")) or ("",)
+        lines = tuple(peer_line(line) for line in message.split("\n")) or ("",)
         if redact is not None:
             lines = tuple(redact(line) for line in lines)
-        match = _ENHANCED.match(lines[0]) if lines else None
+        match = _ENHANCED.match(lines[0].strip()) if lines else None
         return cls(code=code, lines=lines, enhanced_code=match.group(0) if match else None)
 
 
@@ -580,7 +587,7 @@ class SmtpSession:
             return False
         wanted = keyword.upper()
         for line in self.ehlo_reply.lines[1:]:
-            word = re.split(r"[ =]", line.strip(), maxsplit=1)[0].upper()
+            word = re.split(r"[\s=]", line.strip(), maxsplit=1)[0].upper()
             if word == wanted:
                 return True
         return False

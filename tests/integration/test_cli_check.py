@@ -481,6 +481,26 @@ def test_batch_from_file(lab: Lab, capsys: pytest.CaptureFixture[str], tmp_path:
     assert [d["inputs"]["domain"] for d in docs] == ["notls.test", "badsts.test"]
 
 
+def test_batch_from_file_ends_with_a_summary(
+    lab: Lab, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    listing = tmp_path / "domains.txt"
+    listing.write_text("healthy.test\ntwospf.test\n")
+    args = lab.args("healthy.test", None, "--no-relay", "--no-color")
+    args.remove("healthy.test")
+    code = main([*args, "-f", str(listing)])
+    lines = capsys.readouterr().out.splitlines()
+    assert code == 1
+    start = lines.index("Summary: 2 domains: 1 healthy, 1 problem, 0 incomplete")
+    summary = lines[start:]
+    assert "  problem:    twospf.test" in summary
+    heading = summary.index("Most frequent findings (domains):")
+    rows = [line.split() for line in summary[heading + 1 :]]
+    assert 1 <= len(rows) <= 10
+    assert all(len(row) == 3 and row[2] in ("1", "2") for row in rows)
+    assert any(row[1].startswith("spf.") and row[2] == "1" for row in rows)
+
+
 def test_progress_display_on_a_terminal(lab: Lab) -> None:
     """With stderr on a pseudo-terminal the live display is drawn there; stdout keeps JSON."""
     import pty

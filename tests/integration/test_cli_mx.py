@@ -80,6 +80,9 @@ connect       MX 30 closed.connect
 smtp.connect  A 127.0.1.20
 silent.connect A 127.0.1.21
 closed.connect A 127.0.1.22
+long          MX 10 mail-exchanger-with-a-rather-long-name.in-a-deep.sub-domain-for-pipes
+long          MX 20 mx2.healthy
+mail-exchanger-with-a-rather-long-name.in-a-deep.sub-domain-for-pipes A 11.0.0.30
 """
 
 INTERNAL_ZONE = ZONE.replace("mail.split    A 11.0.0.20", "mail.split    A 10.0.0.20")
@@ -103,6 +106,7 @@ PTRS = {
     "127.0.1.21": "silent.connect.mx.test",
     "127.0.1.22": "closed.connect.mx.test",
     "127.0.1.1": "ns1.mx.test",
+    "11.0.0.30": "mail-exchanger-with-a-rather-long-name.in-a-deep.sub-domain-for-pipes.mx.test",
 }
 
 
@@ -511,6 +515,54 @@ def test_batch_human_output(capsys, external, monkeypatch) -> None:
     code, out, _ = run(capsys, "--server", external.spec, "single.mx.test", "null.mx.test")
     assert code == 1
     assert out.index("single.mx.test") < out.index("null.mx.test")
+
+
+def test_piped_output_is_never_wrapped(capsys, external, monkeypatch) -> None:
+    monkeypatch.setenv("COLUMNS", "80")  # not a terminal: no wrapping whatever COLUMNS says
+    code, out, _ = run(capsys, "--server", external.spec, "long.mx.test")
+    assert code == 0
+    host = "mail-exchanger-with-a-rather-long-name.in-a-deep.sub-domain-for-pipes.mx.test"
+    lines = [line for line in out.splitlines() if "11.0.0.30" in line]
+    assert lines == [f"{host}   internet address = 11.0.0.30   PTR {host} (forward-confirmed)"]
+    assert (
+        "mx2.healthy.mx.test   internet address = 11.0.0.2   PTR mx2.healthy.mx.test "
+        "(forward-confirmed)" in out.splitlines()
+    )
+    assert all(line == line.rstrip() for line in out.splitlines())
+
+
+def test_batch_ends_with_a_summary(capsys, external, tmp_path) -> None:
+    listing = tmp_path / "domains.txt"
+    listing.write_text(
+        "healthy.mx.test\nnull.mx.test\nservfail.mx.test\nnoptr.mx.test\nsingle.mx.test\n"
+        "badptr.mx.test\n",
+        encoding="utf-8",
+    )
+    code, out, _ = run(capsys, "--server", external.spec, "-f", str(listing))
+    assert code == 3
+    lines = out.splitlines()
+    start = lines.index("Summary: 6 domains: 2 healthy, 3 problem, 1 incomplete")
+    summary = lines[start:]
+    assert "  problem:    null.mx.test noptr.mx.test badptr.mx.test" in summary
+    assert "  incomplete: servfail.mx.test" in summary
+    heading = summary.index("Most frequent findings (domains):")
+    rows = [line.split() for line in summary[heading + 1 :]]
+    assert 1 <= len(rows) <= 10
+    assert all(len(row) == 3 and row[2].isdigit() for row in rows)
+    counts = [int(row[2]) for row in rows]
+    assert counts == sorted(counts, reverse=True)
+    assert all(row[0] in ("FAIL", "WARN", "INFO") for row in rows)
+
+
+def test_batch_json_has_no_summary(capsys, external) -> None:
+    code, out, _ = run(
+        capsys, "--json", "--server", external.spec, "null.mx.test", "single.mx.test"
+    )
+    assert code == 1
+    assert [json.loads(line)["inputs"]["domain"] for line in out.splitlines()] == [
+        "null.mx.test",
+        "single.mx.test",
+    ]
 
 
 # --- bad input -------------------------------------------------------------------------------

@@ -89,9 +89,23 @@ def test_white_space_alone_is_not_searched_anywhere() -> None:
 def test_reply_is_redacted_before_it_is_normalised() -> None:
     redactor = Redactor([" p w "])
     reply = Reply.from_message(535, "5.7.8 you said < p w >\n5.7.8 and\t p w", redactor)
-    assert reply.lines == (f"5.7.8 you said <{REDACTED}>", f"5.7.8 and {REDACTED}")
+    # the reply keeps the server's exact text (the TAB too); only the secret is gone
+    assert reply.lines == (f"5.7.8 you said <{REDACTED}>", f"5.7.8 and\t {REDACTED}")
     plain = Reply.from_message(535, "5.7.8 you said < p w >")
     assert plain.lines == ("5.7.8 you said < p w >",)  # without a redactor: as before
+
+
+def test_reply_is_redacted_before_it_is_cut() -> None:
+    """A secret across the cut of an overlong line is replaced before the line is cut."""
+    from mailprobe.text import CUT_MARK, MAX_REPLY_LINE
+
+    secret = "s3cr3t-Pa55word"
+    redactor = Redactor([secret])
+    raw = "x" * (MAX_REPLY_LINE - 10) + secret + "y" * 50
+    reply = Reply.from_message(535, raw, redactor)
+    (line,) = reply.lines
+    assert len(line) == MAX_REPLY_LINE and line.endswith(CUT_MARK)
+    assert secret[:5] not in line and REDACTED[:1] in line[MAX_REPLY_LINE - 12 :]
 
 
 @dataclasses.dataclass(frozen=True)

@@ -25,7 +25,7 @@ The modules, by responsibility::
     profiles   expected verb sets (data/verb_profiles.toml) and the comparison with them:
                VerbProfile, load_profiles, get_profile, profile_from_verbs, VerbComparison,
                compare_verbs, diagnose_verbs
-    tls        TlsReport, tls_report, tls_findings, starttls_not_offered
+    tls        TlsReport, tls_report, tls_findings, name_not_judged, starttls_not_offered
     replies    CommandResult, classify_reply, explain_code
     model      EhloRequest and the result types: EhloReport, EhloResults, AuthResult, Exchanger
     probe      the session: probe_ehlo, run_ehlo; HELO name helpers, the --data message,
@@ -69,6 +69,7 @@ from mailprobe.checks.ehlo.profiles import (
     VerbComparison,
     VerbProfile,
     compare_verbs,
+    configured_profile,
     diagnose_verbs,
     get_profile,
     load_profiles,
@@ -78,6 +79,7 @@ from mailprobe.checks.ehlo.replies import CommandResult, classify_reply, explain
 from mailprobe.checks.ehlo.tls import (
     EXPIRES_SOON_DAYS,
     TlsReport,
+    name_not_judged,
     starttls_not_offered,
     tls_findings,
     tls_report,
@@ -109,12 +111,14 @@ __all__ = [
     "build_test_message",
     "classify_reply",
     "compare_verbs",
+    "configured_profile",
     "default_helo_name",
     "diagnose_verbs",
     "explain_code",
     "get_profile",
     "is_helo_name",
     "load_profiles",
+    "name_not_judged",
     "parse_ehlo_reply",
     "parse_extension",
     "probe_ehlo",

@@ -11,12 +11,15 @@ from __future__ import annotations
 import dataclasses
 import functools
 from collections.abc import Iterable
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from mailprobe.checks.ehlo.parse import verb_keyword
 from mailprobe.errors import InputError, UsageError
 from mailprobe.model import Finding, Severity
 from mailprobe.text import has_control_chars
+
+if TYPE_CHECKING:
+    from mailprobe.config import Settings
 
 
 @dataclasses.dataclass(frozen=True)
@@ -88,6 +91,17 @@ def get_profile(name: str) -> VerbProfile:
         known = ", ".join(profiles)
         raise UsageError(f"unknown verb profile {name!r} (known: {known})")
     return profiles[key]
+
+
+def configured_profile(cfg: Settings) -> VerbProfile | None:
+    """The profile named by the ``expect`` setting (None when not set); an unknown name is a
+    ``ConfigError`` naming the config file (or the variable) and the key."""
+    if not cfg.expect:
+        return None
+    try:
+        return get_profile(cfg.expect)
+    except UsageError as exc:
+        raise cfg.error("expect", str(exc)) from None
 
 
 def profile_from_verbs(text: str) -> VerbProfile:

@@ -103,7 +103,7 @@ def tls_findings(
                 subject,
             )
         )
-    if tls.name_matches is False and _is_address(tls.checked_name):
+    if name_not_judged(tls):
         # Probed by address (like `telnet 192.0.2.25 25`): certificates name hosts, so a
         # mismatch says nothing about the server. Say what it names instead.
         names = ", ".join(tls.sans[:8]) or tls.subject or "no names"
@@ -193,6 +193,16 @@ def starttls_not_offered(profile: VerbProfile | None, required: bool, subject: s
     from mailprobe.findings import make
 
     return make("tls.not-offered", summary, subject=subject, severity=severity)
+
+
+def name_not_judged(tls: TlsReport) -> bool:
+    """Whether the certificate's names are reported, not judged: the name checked was an
+    address (probed by address without ``--tls-name``) that the certificate does not carry.
+
+    Certificates name hosts, so such a mismatch says nothing about the server; the finding
+    (``tls.name-not-checked``) and the terminal both say so, neither says "does not match".
+    """
+    return tls.name_matches is False and _is_address(tls.checked_name)
 
 
 def _is_address(name: str | None) -> bool:

@@ -443,7 +443,7 @@ def _pick_mechanism(session: SmtpSession, wanted: str | None) -> str | None:
     reply = session.ehlo_reply
     if reply is not None and not session.used_helo:
         for line in reply.lines[1:]:
-            words = re.split(r"[ =]", line.strip())
+            words = re.split(r"[\s=]+", line.strip())
             if words and words[0].upper() == "AUTH":
                 offered.extend(w.upper() for w in words[1:] if w)
     if wanted:
