@@ -44,5 +44,16 @@ fi
 # Haraka (npm) in /opt/mailprobe-test, for tests/support/exim.py and haraka.py.
 bash scripts/install-test-mtas.sh
 
-python3 -m pip install -q --upgrade pip >/dev/null
-python3 -m pip install -q -e ".[dev]"
+# A stock Debian/Ubuntu system Python refuses pip outside a virtual environment (PEP 668) and
+# may have no pip at all; on this throwaway test machine the packages go into it anyway.
+# (pyenv, a venv or any other Python is used as it is.)
+PIP_FLAGS=()
+if python3 -c 'import os, sys, sysconfig
+sys.exit(0 if os.path.exists(os.path.join(sysconfig.get_path("stdlib"), "EXTERNALLY-MANAGED")) else 1)'; then
+    PIP_FLAGS+=(--break-system-packages)
+    if ! python3 -m pip --version >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1; then
+        $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-pip >/dev/null
+    fi
+fi
+python3 -m pip install -q "${PIP_FLAGS[@]}" --upgrade pip >/dev/null
+python3 -m pip install -q "${PIP_FLAGS[@]}" -e ".[dev]"
