@@ -82,11 +82,12 @@ class Failure:
         """The failure as one line of text that names the step and the peer."""
         where = ""
         if self.host:
-            where = f" {self.host}" if self.port is None else f" {_hostport(self.host, self.port)}"
+            where = f" {self.host}" if self.port is None else f" {hostport(self.host, self.port)}"
         return f"{self.step} failed{where}: {self.message}"
 
 
-def _hostport(host: str, port: int) -> str:
+def hostport(host: str, port: int) -> str:
+    """``host:port``, with an IPv6 address in brackets: ``[::1]:25``."""
     return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 

@@ -41,7 +41,7 @@ from mailprobe.errors import (
     UsageError,
     translate,
 )
-from mailprobe.model import Failure
+from mailprobe.model import Failure, hostport
 from mailprobe.smtp.failures import classify, describe
 from mailprobe.smtp.redact import REDACTED, Redactor, run_redactor
 from mailprobe.smtp.tls import TlsInfo, decode_der_certificate, tls_info_from_cert
@@ -349,7 +349,7 @@ class SmtpSession:
         loop = asyncio.get_running_loop()
         for family, addr in candidates:
             await self._take_slot(addr)
-            self.note(f"connecting to {_hostport(addr, self.port)}")
+            self.note(f"connecting to {hostport(addr, self.port)}")
             candidate = socket.socket(family, socket.SOCK_STREAM)
             candidate.setblocking(False)
             try:
@@ -834,10 +834,6 @@ def _ip_literal(host: str) -> str | None:
 
 def _b64(text: str) -> str:
     return base64.b64encode(text.encode("utf-8")).decode("ascii")
-
-
-def _hostport(host: str, port: int) -> str:
-    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
 def _is_cert_error(exc: BaseException) -> bool:

@@ -36,7 +36,7 @@ from mailprobe.checks.relay.names import (
 from mailprobe.checks.relay.variants import Variant, build_variants
 from mailprobe.checks.relay.verdict import combine_reports, is_local_recipient, judge
 from mailprobe.errors import InputError, ProbeError
-from mailprobe.model import Failure
+from mailprobe.model import Failure, hostport
 from mailprobe.smtp.failures import failure_finding, is_incomplete
 
 if TYPE_CHECKING:
@@ -283,8 +283,7 @@ def _unreachable(
         else f"the server did not let the battery start: {_why(failure)}"
     )
     where = battery.address or opts.address or host
-    subject = f"[{where}]:{opts.port}" if ":" in where else f"{where}:{opts.port}"
-    failed = failure_finding(failure, subject)
+    failed = failure_finding(failure, hostport(where, opts.port))
     return RelayReport(
         target=host,
         address=battery.address or opts.address,
