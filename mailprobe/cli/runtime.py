@@ -231,11 +231,18 @@ def print_traceback() -> None:
 def write_output_file(path: Path, text: str) -> None:
     """Write ``text`` (redacted once more) to a file created for its owner only (0600).
 
-    An existing file is truncated and keeps its mode. ``OSError`` is the caller's to word.
+    An existing regular file of ours is truncated and set to 0600 too (a report may hold
+    what a password-protected session showed); a device or pipe (``/dev/stdout``) is only
+    written to. ``OSError`` is the caller's to word.
     """
+    import stat
+
     data = _scrub(text).encode("utf-8")
     fd = os.open(path, os.O_CREAT | os.O_WRONLY | os.O_TRUNC | getattr(os, "O_CLOEXEC", 0), 0o600)
     with os.fdopen(fd, "wb") as handle:
+        info = os.fstat(fd)
+        if stat.S_ISREG(info.st_mode) and info.st_uid == os.getuid():
+            os.fchmod(fd, 0o600)
         handle.write(data)
 
 

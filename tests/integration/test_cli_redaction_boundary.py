@@ -253,6 +253,10 @@ def test_files_are_created_for_the_owner_only(tmp_path: Path) -> None:
         os.umask(old)
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     assert path.read_text() == f"a {REDACTED} b"
+    # an existing file that others could read is made private too
+    path.chmod(0o644)
+    write_output_file(path, "again")
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
     reset_globals()
 
 
