@@ -12,24 +12,31 @@ _mailprobe() {
         --ca-file|--config|--file|--html|--password-file|--transcript|-f) COMPREPLY=( $(compgen -f -- "$cur") ); return 0 ;;
     esac
     case "$sub $prev" in
+        " --format") COMPREPLY=( $(compgen -W "text json nagios prometheus" -- "$cur") ); return 0 ;;
         "ndr --class") COMPREPLY=( $(compgen -W "2 3 4 5" -- "$cur") ); return 0 ;;
+        "ndr --format") COMPREPLY=( $(compgen -W "text json nagios prometheus" -- "$cur") ); return 0 ;;
+        "mx --format") COMPREPLY=( $(compgen -W "text json nagios prometheus" -- "$cur") ); return 0 ;;
         "ehlo --expect") COMPREPLY=( $(compgen -W "exchange2000 exchange2003 exchange2007 exchange2010 exchange2013 exchange2016 exchange2019 exchange-internet postfix rfc5321" -- "$cur") ); return 0 ;;
         "ehlo --auth-mech") COMPREPLY=( $(compgen -W "LOGIN PLAIN CRAM-MD5" -- "$cur") ); return 0 ;;
+        "ehlo --format") COMPREPLY=( $(compgen -W "text json nagios prometheus" -- "$cur") ); return 0 ;;
         "relay-test --auth-mech") COMPREPLY=( $(compgen -W "LOGIN PLAIN CRAM-MD5" -- "$cur") ); return 0 ;;
+        "relay-test --format") COMPREPLY=( $(compgen -W "text json nagios prometheus" -- "$cur") ); return 0 ;;
         "check --expect") COMPREPLY=( $(compgen -W "exchange2000 exchange2003 exchange2007 exchange2010 exchange2013 exchange2016 exchange2019 exchange-internet postfix rfc5321" -- "$cur") ); return 0 ;;
+        "check --format") COMPREPLY=( $(compgen -W "text json nagios prometheus" -- "$cur") ); return 0 ;;
+        "findings --format") COMPREPLY=( $(compgen -W "text json nagios prometheus" -- "$cur") ); return 0 ;;
     esac
     case "$prev" in
-        --auth-mech|--body|--class|--concurrency|--connections|--dkim-selector|--dns-server|--doh|--domain|--expect|--expect-verbs|--external|--from|--helo|--mta-sts-url|--mx|--password|--password-env|--port|--rcpt|--search|--server|--session-timeout|--smtp-port|--subject|--timeout|--tls-name|--to|--user|-c|-p|-s) COMPREPLY=(); return 0 ;;
+        --auth-mech|--body|--class|--concurrency|--connections|--dkim-selector|--dns-server|--doh|--domain|--expect|--expect-verbs|--external|--format|--from|--helo|--mta-sts-url|--mx|--password|--password-env|--port|--rcpt|--search|--server|--session-timeout|--shard|--smtp-port|--subject|--timeout|--tls-name|--to|--user|-c|-p|-s) COMPREPLY=(); return 0 ;;
     esac
     local words=""
     case "$sub" in
-        "") words="--json --timeout --config --no-color -v --verbose --version --help -h ndr mx ehlo relay-test check findings" ;;
-        ndr) words="--file -f --list --class --subject --search --json --timeout --config --no-color -v --verbose --help -h" ;;
-        mx) words="-f --file --server -s --dns-server --tcp --doh --dnssec --connect --port -p --smtp-port --concurrency --json --timeout --config --no-color -v --verbose --help -h" ;;
-        ehlo) words="--port -p --smtp-port --tls --mx --all --server -s --dns-server --helo --expect --expect-verbs --list-profiles --starttls --no-starttls --insecure --ca-file --tls-name --user --password-env --password-file --password --auth-mech --from --to --rcpt --data --subject --body --transcript --session-timeout --json --timeout --config --no-color -v --verbose --help -h" ;;
-        relay-test) words="--port -p --smtp-port --mx --server -s --dns-server --domain --external --to --rcpt --from --helo --connections -c --starttls --send --relay-only --user --password-env --password-file --password --auth-mech --transcript --session-timeout --json --timeout --config --no-color -v --verbose --help -h" ;;
-        check) words="-f --file --server -s --dns-server --port -p --smtp-port --helo --expect --to --rcpt --no-relay --connections --mta-sts-url --ca-file --dkim-selector --html --dnssec --no-dnssec --allow-private --json --timeout --config --no-color -v --verbose --help -h" ;;
-        findings) words="--json --timeout --config --no-color -v --verbose --help -h" ;;
+        "") words="--json --timeout --config --no-color -v --verbose --format --version --help -h ndr mx ehlo relay-test check findings" ;;
+        ndr) words="--file -f --list --class --subject --search --json --timeout --config --no-color -v --verbose --format --help -h" ;;
+        mx) words="-f --file --shard --server -s --dns-server --tcp --doh --dnssec --connect --port -p --smtp-port --concurrency --json --timeout --config --no-color -v --verbose --format --help -h" ;;
+        ehlo) words="--port -p --smtp-port --tls --mx --all --server -s --dns-server --helo --expect --expect-verbs --list-profiles --starttls --no-starttls --insecure --ca-file --tls-name --user --password-env --password-file --password --auth-mech --from --to --rcpt --data --subject --body --transcript --session-timeout --json --timeout --config --no-color -v --verbose --format --help -h" ;;
+        relay-test) words="--port -p --smtp-port --mx --server -s --dns-server --domain --external --to --rcpt --from --helo --connections -c --starttls --send --relay-only --user --password-env --password-file --password --auth-mech --transcript --session-timeout --json --timeout --config --no-color -v --verbose --format --help -h" ;;
+        check) words="-f --file --shard --server -s --dns-server --port -p --smtp-port --helo --expect --to --rcpt --no-relay --connections --concurrency --mta-sts-url --ca-file --dkim-selector --html --dnssec --no-dnssec --allow-private --json --timeout --config --no-color -v --verbose --format --help -h" ;;
+        findings) words="--json --timeout --config --no-color -v --verbose --format --help -h" ;;
     esac
     COMPREPLY=( $(compgen -W "$words" -- "$cur") )
 }

@@ -131,6 +131,11 @@ _ENTRIES: tuple[CatalogueEntry, ...] = (
         "Run the check from a host with IPv6 connectivity to test this address.",
     ),
     _e(
+        "check.shared-exchanger",
+        INFO,
+        "The relay battery of this shared exchanger address ran once, for another domain",
+    ),
+    _e(
         "check.server-guess",
         INFO,
         "The kind of mail server, guessed from its greeting",

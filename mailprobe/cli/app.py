@@ -21,6 +21,7 @@ from mailprobe.cli import ndr as ndr_cmd
 from mailprobe.cli import relay as relay_cmd
 from mailprobe.cli.common import (
     ConfigOpt,
+    FormatOpt,
     JsonOpt,
     NoColorOpt,
     TimeoutOpt,
@@ -59,12 +60,13 @@ def root(
     config: ConfigOpt = None,
     no_color: NoColorOpt = False,
     verbose: VerboseOpt = 0,
+    output_format: FormatOpt = None,
     version: bool = typer.Option(
         False, "--version", callback=_version, is_eager=True, help="Show the version and exit."
     ),
 ) -> None:
     """Global options; they may also be given after the subcommand name."""
-    apply_globals(json_output, timeout, config, no_color, verbose)
+    apply_globals(json_output, timeout, config, no_color, verbose, output_format)
 
 
 app.command(

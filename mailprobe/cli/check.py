@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -11,18 +13,23 @@ from mailprobe.cli.options import CHECK
 from mailprobe.cli.options_typer import typer_command
 from mailprobe.cli.runtime import redacted, write_output_file
 from mailprobe.errors import UsageError
-from mailprobe.model import worst_exit_code
+from mailprobe.model import ExitCode, Finding, Severity, worst_exit_code
 
 if TYPE_CHECKING:
     from mailprobe.checks.check import CheckOptions, CheckReport
 
-#: Domains checked at once in a batch (each opens several SMTP connections).
-_BATCH_CONCURRENCY = 4
+#: Domains checked at once in a batch by default (each opens several SMTP connections; the
+#: run-wide connection limits keep each exchanger address bounded whatever this is).
+_BATCH_CONCURRENCY = 16
+#: How far past the next domain due for output a batch may start domains (times the
+#: concurrency): bounds the finished-but-not-yet-due results held in memory.
+_WINDOW = 4
 
 
 def _check(
     domains: list[str] | None,
     file: Path | None,
+    shard: str | None,
     server: list[str] | None,
     smtp_port: int,
     helo: str | None,
@@ -30,6 +37,7 @@ def _check(
     rcpt: str | None,
     no_relay: bool,
     connections: int,
+    concurrency: int | None,
     mta_sts_url: str | None,
     ca_file: Path | None,
     dkim_selector: list[str] | None,
@@ -48,18 +56,22 @@ def _check(
     from mailprobe.checks.ehlo import configured_profile, get_profile
     from mailprobe.cli.inputs import check_ca_file, check_url_host
     from mailprobe.cli.mx import _collect_domains
+    from mailprobe.cli.shard import parse_shard, select_shard
     from mailprobe.cli.smtp_options import resolve_helo
     from mailprobe.dns import parse_domain, parse_server
     from mailprobe.smtp.session import check_argument
 
     if not domains and file is None:
         raise UsageError("give at least one domain, or -f FILE (see 'mailprobe check --help')")
+    if shard is not None:
+        parse_shard(shard)  # before any input is read
     names = _collect_domains(domains or [], file)
     for source, name in names:
         try:
             parse_domain(name)
         except UsageError as exc:
             raise UsageError(f"{source}{exc}") from None
+    names = select_shard(names, shard)  # --shard K/N: a batch (JSON Lines) even of one
     for spec in server or []:
         parse_server(spec)
     helo_text = resolve_helo(helo, cfg)
@@ -116,19 +128,56 @@ def _check(
         "dnssec": dnssec,
     }
     batch = [name for _source, name in names]
-    reports = redacted(_run(batch, list(server or []), options, dnssec))
+    json_lines = len(batch) > 1 or shard is not None
+    kept: list[CheckReport] = []  # only for --html, which needs every report
+    tally: list[_Tally] = []  # what the batch summary needs: small, one per domain
+    codes: list[int] = []
+
+    def done(report: CheckReport) -> None:
+        # Called in input order as soon as each domain is due: written now, not gathered.
+        report = redacted(report)
+        if html is not None:
+            kept.append(report)
+        if json_lines:
+            tally.append(_Tally.of(report))
+        codes.append(_show(report, inputs_base, json_lines))
+
+    for report in _run(  # a replaced _run (tests) may return its reports instead
+        batch,
+        list(server or []),
+        options,
+        dnssec,
+        concurrency=concurrency or _BATCH_CONCURRENCY,
+        on_report=done,
+    ):
+        done(report)
     if html is not None:
-        _write_html(html, reports)
-    json_lines = len(reports) > 1
-    codes = [_show(report, inputs_base, json_lines) for report in reports]
-    if json_lines and not global_options().json:
+        _write_html(html, kept)
+    if json_lines and global_options().text:
         from mailprobe.render.batch import render_batch_summary
 
-        render_batch_summary(console(), reports)
+        render_batch_summary(console(), tally)
     return int(worst_exit_code(codes))
 
 
 check = typer_command(_check, CHECK)
+
+
+@dataclasses.dataclass(frozen=True)
+class _Tally:
+    """One domain as the batch summary sees it (``render.batch.DomainResult``)."""
+
+    domain: str
+    exit_code: ExitCode
+    findings: tuple[Finding, ...]
+
+    @classmethod
+    def of(cls, report: CheckReport) -> _Tally:
+        return cls(
+            report.domain,
+            report.exit_code,
+            tuple(f for f in report.findings if f.severity != Severity.OK),
+        )
 
 
 def _show(report: CheckReport, inputs_base: dict[str, Any], json_lines: bool) -> int:
@@ -155,16 +204,33 @@ def _write_html(path: Path, reports: list[CheckReport]) -> None:
 
 
 def _run(
-    domains: list[str], servers: list[str], options: CheckOptions, dnssec: bool = True
+    domains: list[str],
+    servers: list[str],
+    options: CheckOptions,
+    dnssec: bool = True,
+    *,
+    concurrency: int = _BATCH_CONCURRENCY,
+    on_report: Callable[[CheckReport], None] | None = None,
 ) -> list[CheckReport]:
+    """Check ``domains``, ``concurrency`` at once, sharing one ``ConnectionLimits`` and one
+    exchanger cache across the run. With ``on_report``, each report is handed over in input
+    order as soon as it is due (only finished-but-not-yet-due reports are held) and the list
+    returned is empty; without it, every report is returned, in input order."""
     import asyncio
     import contextlib
 
-    from mailprobe.checks.check import run_check
+    from mailprobe.checks.check import ExchangerCache, run_check
     from mailprobe.dns import Resolver
+    from mailprobe.smtp.session import ConnectionLimits
 
     cfg = settings()
-    results: list[CheckReport | None] = [None] * len(domains)
+    collected: list[CheckReport] = []
+    deliver = on_report if on_report is not None else collected.append
+    if options.limits is None:
+        options = dataclasses.replace(options, limits=ConnectionLimits(options.connections))
+    if options.cache is None:
+        options = dataclasses.replace(options, cache=ExchangerCache())
+    cache = options.cache
     display: contextlib.AbstractContextManager[Any] = contextlib.nullcontext(None)
     if sys.stderr.isatty():
         from mailprobe.render.check import progress_display
@@ -173,21 +239,54 @@ def _run(
 
     async def main(update: Any) -> None:
         resolver = Resolver.from_settings(cfg, servers, dnssec=dnssec)
-        limit = asyncio.Semaphore(_BATCH_CONCURRENCY)
+        limit = asyncio.Semaphore(concurrency)
+        window = asyncio.Condition()
+        finished: dict[int, CheckReport] = {}
+        due = 0
 
         async def one(index: int, domain: str) -> None:
+            nonlocal due
+
             def progress(step: str, state: str) -> None:
                 if update is not None:
                     update(index, step, state)
 
-            async with limit:
-                results[index] = await run_check(domain, resolver, options, progress)
+            try:
+                report = await run_check(domain, resolver, options, progress)
+            finally:
+                limit.release()
+            finished[index] = report
+            async with window:
+                while due in finished:
+                    deliver(finished.pop(due))
+                    due += 1
+                window.notify_all()
 
+        tasks: set[asyncio.Task[None]] = set()
         try:
-            await asyncio.gather(*(one(i, d) for i, d in enumerate(domains)))
+            for index, domain in enumerate(domains):
+
+                def room(i: int = index) -> bool:
+                    return i - due < concurrency * _WINDOW
+
+                async with window:
+                    await window.wait_for(room)
+                await limit.acquire()
+                task = asyncio.ensure_future(one(index, domain))
+                tasks.add(task)
+                task.add_done_callback(tasks.discard)
+                # A failed domain (a bug, never network trouble) stops the batch.
+                for other in [t for t in tasks if t.done()]:
+                    other.result()
+            if tasks:
+                await asyncio.gather(*tasks)
         finally:
+            for task in tasks:
+                task.cancel()
             await resolver.aclose()
+            if cache is not None:
+                await cache.aclose()
 
     with display as update:
         run_async(main(update))
-    return [r for r in results if r is not None]
+    return collected

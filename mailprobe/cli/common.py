@@ -2,7 +2,8 @@
 one declaration in ``mailprobe.cli.options``), and (re-exported from ``mailprobe.cli.runtime``)
 global state, settings and output helpers.
 
-Global options (``--json``, ``--timeout``, ``--config``, ``--no-color``, ``-v``) are accepted
+Global options (``--json``, ``--timeout``, ``--config``, ``--no-color``, ``-v``,
+``--format``) are accepted
 both before and after the subcommand name: the root callback declares them, and every
 subcommand declares the same options (``options.GLOBALS``, through ``typer_command``) and
 passes them to ``apply_globals``. Both land in one ``GlobalOptions`` for the run; a value given
@@ -33,6 +34,7 @@ from mailprobe.cli.runtime import (
 
 __all__ = [
     "ConfigOpt",
+    "FormatOpt",
     "GlobalOptions",
     "JsonOpt",
     "NoColorOpt",
@@ -60,3 +62,4 @@ TimeoutOpt = Annotated[float | None, parameter_info(options.TIMEOUT, annotated=T
 ConfigOpt = Annotated[Path | None, parameter_info(options.CONFIG, annotated=True)]
 NoColorOpt = Annotated[bool, parameter_info(options.NO_COLOR, annotated=True)]
 VerboseOpt = Annotated[int, parameter_info(options.VERBOSE, annotated=True)]
+FormatOpt = Annotated[str | None, parameter_info(options.FORMAT, annotated=True)]

@@ -14,7 +14,7 @@ being imported is already an "interrupted" exit rather than a traceback.
 from __future__ import annotations
 
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, TextIO
 
 if TYPE_CHECKING:
@@ -44,7 +44,14 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _outcome(args: list[str]) -> int:
     """Run the command line; the exit code of the run or of its error (one line on stderr)."""
-    from mailprobe.cli.runtime import error_line, print_traceback, reset_globals
+    from mailprobe.cli.runtime import (
+        error_line,
+        finish_run,
+        global_options,
+        monitoring_error,
+        print_traceback,
+        reset_globals,
+    )
     from mailprobe.errors import MailprobeError
     from mailprobe.model import ExitCode
 
@@ -55,7 +62,7 @@ def _outcome(args: list[str]) -> int:
         if _verbosity(args) >= 1:
             print_traceback()  # redacted, like every output
         error_line(_worded(exc))
-        return int(exc.exit_code)
+        return _monitoring_error(args, _worded(exc), int(exc.exit_code), monitoring_error)
     except KeyboardInterrupt:
         raise
     except Exception as exc:
@@ -69,6 +76,9 @@ def _outcome(args: list[str]) -> int:
                 sys.stderr.write(f"{exc.format_message()}\n")
             elif str(exc).strip():
                 error_line(_usage_line(exc))
+                return _monitoring_error(
+                    args, _usage_line(exc), int(ExitCode.USAGE), monitoring_error
+                )
             return int(ExitCode.USAGE)
         if typer is not None and isinstance(exc, typer.Abort):
             error_line("aborted")
@@ -78,7 +88,53 @@ def _outcome(args: list[str]) -> int:
             print_traceback()  # redacted, like every output
         error_line(f"internal error: {type(exc).__name__}: {exc} (run with -v for details)")
         return int(ExitCode.INCOMPLETE)
-    return result if isinstance(result, int) else 0
+    code = result if isinstance(result, int) else 0
+    if _asks_help(args) or global_options().text:
+        return code
+    return finish_run(code, _command_name(args))
+
+
+def _monitoring_error(
+    args: Sequence[str], message: str, code: int, monitoring_error: Callable[[str, int], int]
+) -> int:
+    """An error of the run in the form ``--format nagios`` wants (an UNKNOWN line, exit 3),
+    also when the command line failed before the global options were applied."""
+    from mailprobe.cli.runtime import global_options
+
+    opts = global_options()
+    if opts.text and _format_requested(args) == "nagios":
+        opts.format = "nagios"
+    return monitoring_error(message, code)
+
+
+def _format_requested(args: Sequence[str]) -> str:
+    """The value of the last ``--format`` on the command line ('' when none)."""
+    found = ""
+    for index, arg in enumerate(args):
+        if arg == "--":
+            break
+        if arg == "--format" and index + 1 < len(args):
+            found = args[index + 1].strip().lower()
+        elif arg.startswith("--format="):
+            found = arg.partition("=")[2].strip().lower()
+    return found
+
+
+def _asks_help(args: Sequence[str]) -> bool:
+    """``--help``/``-h``/``--version``: typer's own output, no monitoring summary after it."""
+    for arg in args:
+        if arg == "--":
+            return False
+        if arg in ("--help", "-h", "--version"):
+            return True
+    return False
+
+
+def _command_name(args: Sequence[str]) -> str:
+    """The subcommand of the command line ('' when none is seen)."""
+    from mailprobe.cli.options import COMMANDS
+
+    return next((arg for arg in args if arg in COMMANDS), "")
 
 
 def _run(args: list[str]) -> object:

@@ -23,6 +23,7 @@ _PROGRESS_MIN = 5
 def _mx(
     domains: list[str] | None,
     file: Path | None,
+    shard: str | None,
     server: list[str] | None,
     tcp: bool,
     doh: str | None,
@@ -34,18 +35,23 @@ def _mx(
     """Show and verify the MX records of domains, like nslookup -q=mx, with diagnoses.
 
     Exit code: 0 healthy, 1 a problem was found, 2 bad input, 3 a lookup could not complete
-    (for a batch: the worst of its domains).
+    (for a batch: the worst of its domains). With --shard K/N only the domains of that shard
+    are checked, always as a batch (JSON Lines).
     """
     cfg = settings()
     from mailprobe.checks.mx import MxOptions
+    from mailprobe.cli.shard import parse_shard, select_shard
     from mailprobe.dns import configured_server, parse_doh_url, parse_domain, parse_server
 
+    if shard is not None:
+        parse_shard(shard)  # before any input is read
     names = _collect_domains(domains or [], file)
     for source, name in names:
         try:
             parse_domain(name)
         except UsageError as exc:
             raise UsageError(f"{source}{exc}") from None
+    names = select_shard(names, shard)
     servers = [parse_server(s) for s in server or []]
     if doh:
         from mailprobe.cli.inputs import check_url_host
@@ -69,7 +75,7 @@ def _mx(
     }
     batch = [name for _source, name in names]
     limit = concurrency or cfg.concurrency
-    if len(batch) == 1:
+    if len(batch) == 1 and shard is None:
         report = _run(batch, servers, tcp, dnssec, options, limit, lambda _i, _r: None)[0]
         return _show(report, inputs_base, dnssec, json_lines=False)
 
@@ -84,7 +90,7 @@ def _mx(
             printer.codes.append(_show(report, inputs_base, dnssec, json_lines=True))
     else:
         reports = _run(batch, servers, tcp, dnssec, options, limit, printer.add)
-    if not global_options().json:
+    if global_options().text:
         from mailprobe.render.batch import render_batch_summary
 
         render_batch_summary(console(), reports)

@@ -125,7 +125,7 @@ def run_ndr(
 
 def _emit(inputs: dict[str, Any], report: NdrReport, code: ExitCode) -> int:
     options = global_options()
-    if not options.json and _plain_output(options.no_color):
+    if options.text and _plain_output(options.no_color):
         # Same layout as the rich renderer, written directly: no colour is wanted, and
         # skipping rich keeps `mailprobe ndr` quick to start.
         from mailprobe.render.ndr import write_plain

@@ -156,8 +156,18 @@ VERBOSE = Opt(
     help="More detail; with an error, also its traceback.",
     show_default=False,
 )
+#: The values of ``--format`` (``runtime.FORMATS``; checked there, any case).
+FORMATS = ("text", "json", "nagios", "prometheus")
+FORMAT = Opt(
+    "output_format",
+    ("--format",),
+    metavar="FORMAT",
+    help="Output: text, json (= --json), nagios (plugin line and exit codes) or prometheus "
+    "(text exposition); see docs/json.md.",
+    choices=FORMATS,
+)
 #: In the order of ``runtime.apply_globals``; every subcommand takes them as its last options.
-GLOBALS = (JSON, TIMEOUT, CONFIG, NO_COLOR, VERBOSE)
+GLOBALS = (JSON, TIMEOUT, CONFIG, NO_COLOR, VERBOSE, FORMAT)
 
 
 # -- options several commands share ------------------------------------------------------------
@@ -168,6 +178,13 @@ DOMAIN_FILE = Opt(
     py_type=Path,
     metavar="FILE",
     help="Read domains from FILE ('-' for stdin), one per line; '#' starts a comment.",
+)
+SHARD = Opt(
+    "shard",
+    ("--shard",),
+    metavar="K/N",
+    help="Check only shard K of N of the domains (by a stable hash of each name), to spread "
+    "a list over hosts; see docs/check.md.",
 )
 HELO = Opt(
     "helo",
@@ -480,6 +497,7 @@ MX: tuple[Opt, ...] = (
         show_default=False,
     ),
     DOMAIN_FILE,
+    SHARD,
     Opt(
         "server",
         names.DNS_SERVER,
@@ -536,6 +554,7 @@ CHECK: tuple[Opt, ...] = (
         show_default=False,
     ),
     DOMAIN_FILE,
+    SHARD,
     Opt(
         "server",
         names.DNS_SERVER,
@@ -571,6 +590,16 @@ CHECK: tuple[Opt, ...] = (
         max=32,
         metavar="N",
         help="Connections at once per exchanger address (SMTP step and relay battery).",
+    ),
+    Opt(
+        "concurrency",
+        ("--concurrency",),
+        py_type=int,
+        min=1,
+        max=1024,
+        metavar="N",
+        help="Domains checked at once in a batch (default 16); connections per exchanger "
+        "address stay bounded by --connections across the whole run.",
     ),
     Opt(
         "mta_sts_url",

@@ -18,6 +18,7 @@ import dataclasses
 import json
 import os
 import sys
+import time
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar, cast
@@ -42,12 +43,26 @@ class GlobalOptions:
     """Options that apply to every command, and the settings they resolve to."""
 
     json: bool = False
+    #: ``--format``: text, json (also ``--json``), nagios or prometheus.
+    format: str = "text"
     timeout: float | None = None
     config: Path | None = None
     no_color: bool = False
     verbose: int = 0
     resolved: Settings | None = None
+    #: What ``emit`` handed to a monitoring format, printed by ``finish_run``.
+    monitored: list[Any] = dataclasses.field(default_factory=list)
+    #: When the run started (``time.monotonic``), for the monitoring formats' run time.
+    started: float = dataclasses.field(default_factory=time.monotonic)
 
+    @property
+    def text(self) -> bool:
+        """Whether the output is for people (``--format text``, the default)."""
+        return self.format == "text"
+
+
+#: The values of ``--format``.
+FORMATS = ("text", "json", "nagios", "prometheus")
 
 _state = GlobalOptions()
 
@@ -85,10 +100,25 @@ def apply_globals(
     config: Path | None = None,
     no_color: bool = False,
     verbose: int = 0,
+    output_format: str | None = None,
 ) -> GlobalOptions:
-    """Merge global options given at this level into the run's ``GlobalOptions``."""
+    """Merge global options given at this level into the run's ``GlobalOptions``.
+
+    ``--json`` is ``--format json``; with another ``--format`` it is a usage error.
+    """
     opts = _state
-    opts.json = opts.json or json_output
+    if output_format is not None:
+        wanted = output_format.strip().lower()
+        if wanted not in FORMATS:
+            raise UsageError(f"--format {output_format!r}: expected one of {', '.join(FORMATS)}")
+        if opts.format not in ("text", wanted) or (opts.json and wanted != "json"):
+            raise UsageError(f"--format {wanted} conflicts with --json or another --format")
+        opts.format = wanted
+    if json_output:
+        if opts.format not in ("text", "json"):
+            raise UsageError(f"--json conflicts with --format {opts.format}")
+        opts.format = "json"
+    opts.json = opts.format == "json"
     if timeout is not None:
         opts.timeout = timeout
     if config is not None:
@@ -172,7 +202,9 @@ def emit(
     *,
     json_lines: bool = False,
 ) -> int:
-    """Show a result: JSON envelope with ``--json``, else call ``render`` on a console.
+    """Show a result: JSON envelope with ``--json``, a monitoring format (``--format nagios``
+    or ``prometheus``: collected here, printed once by ``finish_run``), else call ``render``
+    on a console.
 
     Failures are also written to stderr as one line each in human mode. Returns the exit code.
     Everything passes the run's redactor (see the module doc); a command that can hold secrets
@@ -180,13 +212,60 @@ def emit(
     """
     settings()  # a bad config file or MAILPROBE_* variable is an error for every command
     failures = list(failures)
-    if global_options().json:
+    opts = global_options()
+    if opts.json:
         print_json(envelope(command, inputs, results, exit_code, failures), lines=json_lines)
+    elif not opts.text:
+        from mailprobe.render.monitoring import summarize
+
+        opts.monitored.append(summarize(command, inputs, results, int(exit_code), failures))
     else:
         render(console())
         for failure in failures:
             error_line(failure.one_line())
     return int(exit_code)
+
+
+def finish_run(exit_code: int, command: str = "") -> int:
+    """The end of a run: with a monitoring format, print what ``emit`` collected (one Nagios
+    line or one Prometheus exposition for the whole run) and return that format's exit code
+    (Nagios: 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN; Prometheus: the run's own). Other
+    formats printed as they went: ``exit_code`` is returned as it is."""
+    opts = global_options()
+    if opts.text or opts.json:
+        return exit_code
+    from mailprobe.render import monitoring
+
+    seconds = time.monotonic() - opts.started
+    items = list(opts.monitored)
+    opts.monitored.clear()
+    if opts.format == "nagios":
+        if not items and exit_code not in (0, 1):
+            line, code = monitoring.nagios_error(f"{command or 'mailprobe'}: run incomplete")
+        else:
+            line, code = monitoring.nagios(items, seconds, command)
+        _write_out(line + "\n")
+        return code
+    _write_out(monitoring.prometheus(items, seconds, command))
+    return exit_code
+
+
+def monitoring_error(message: str, exit_code: int) -> int:
+    """A run that ended with an error (bad input, a usage error): with ``--format nagios`` one
+    UNKNOWN line on stdout and exit 3; otherwise ``exit_code`` unchanged (the error line on
+    stderr is the caller's)."""
+    if global_options().format != "nagios":
+        return exit_code
+    from mailprobe.render.monitoring import nagios_error
+
+    line, code = nagios_error(message)
+    _write_out(line + "\n")
+    return code
+
+
+def _write_out(text: str) -> None:
+    sys.stdout.write(_scrub(text))
+    sys.stdout.flush()
 
 
 def error_line(message: str) -> None:

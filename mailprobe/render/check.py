@@ -260,7 +260,18 @@ def progress_display(
             grid.add_row(*cells)
         return grid
 
-    with Live(table(), console=console, transient=True, refresh_per_second=8) as live:
+    import sys
+
+    # Reports are written while the display runs (a batch streams them): when stdout is not
+    # the terminal (a pipe, a file) they go straight there, not through the display.
+    with Live(
+        table(),
+        console=console,
+        transient=True,
+        refresh_per_second=8,
+        redirect_stdout=sys.stdout.isatty(),
+        redirect_stderr=False,
+    ) as live:
 
         def update(index: int, step: str, state: str) -> None:
             states[index][step] = state

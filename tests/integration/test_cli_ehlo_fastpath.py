@@ -99,6 +99,7 @@ def test_parse_forms() -> None:
         "config": None,
         "no_color": False,
         "verbose": 2,
+        "output_format": None,
     }
 
 

@@ -59,6 +59,7 @@ from mailprobe.checks.check.model import (
     Target,
 )
 from mailprobe.checks.check.run import Progress, run_check
+from mailprobe.checks.check.shared import ExchangerCache as ExchangerCache
 from mailprobe.checks.check.steps import (
     PRIVATE_CODES,
     make_step,
@@ -77,6 +78,7 @@ __all__ = [
     "STEPS",
     "CheckOptions",
     "CheckReport",
+    "ExchangerCache",
     "Progress",
     "Reachability",
     "SmtpCheck",

@@ -15,6 +15,13 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 from mailprobe.checks.check.model import CheckOptions, Reachability, SmtpCheck, Target
+from mailprobe.checks.check.shared import (
+    ENVELOPES_PER_CONNECTION,
+    ExchangerCache,
+    Opened,
+    Transport,
+    rename_finding,
+)
 from mailprobe.checks.check.steps import _subject
 from mailprobe.checks.ehlo import (
     CommandResult,
@@ -146,17 +153,26 @@ class _Exchange:
         return session
 
     async def run(self, relay_runner: Callable[[str, str], asyncio.Task[RelayReport]]) -> None:
-        """Open every address at once; the first that greets carries SMTP (and starts relay)."""
-        sessions = await asyncio.gather(*(self._open(a) for a in self.target.addresses))
-        self.reach.sort(key=lambda r: self.target.addresses.index(r.address))
-        chosen: SmtpSession | None = None
-        for session in sessions:
-            if session is None:
-                continue
-            if chosen is None:
-                chosen = session
-            else:
-                await session.quit()
+        """Open every address at once (or reuse the run's probe of it); the first that greets
+        carries SMTP (and starts relay)."""
+        cache = self.opts.cache
+        assert cache is not None  # run_check makes one when the run has none
+        port = self.opts.smtp_port
+        opened = await asyncio.gather(*(self._opened(cache, a) for a in self.target.addresses))
+        chosen: str | None = None
+        for address, probe in zip(self.target.addresses, opened, strict=True):
+            old = _subject(probe.label, address, port)
+            new = _subject(self.label, address, port)
+            self.reach.extend(dataclasses.replace(r, host=self.target.host) for r in probe.reach)
+            self.reach_findings.extend(rename_finding(f, old, new) for f in probe.findings)
+            self.reach_failures.extend(probe.failures)
+            if any(r.status == "banner" for r in probe.reach):
+                if chosen is None:
+                    chosen = address
+                elif probe.session is not None:
+                    # Not this exchanger's SMTP address: hold no connection open for it.
+                    session, probe.session = probe.session, None
+                    await session.quit()
         if chosen is None:
             untested = [r for r in self.reach if r.status == "untested"]
             if untested and len(untested) == len(self.reach):
@@ -175,19 +191,112 @@ class _Exchange:
                 else f"{self.target.host}: skipped, no address"
             )
             return
-        assert chosen.address is not None
-        relay_task = relay_runner(self.target.host, chosen.address) if self.opts.relay else None
-        script = _SmtpScript(self, chosen)
-        try:
-            async with asyncio.timeout(self.opts.session_timeout):
-                self.smtp = await script.run()
-        except TimeoutError:
-            self.smtp = script.timed_out()
-        finally:
-            for session in script.sessions:
-                session.close()
+        relay_task = relay_runner(self.target.host, chosen) if self.opts.relay else None
+        self.smtp = await self._smtp(cache, chosen)
         if relay_task is not None:
             self.relay = await relay_task
+
+    async def _opened(self, cache: ExchangerCache, address: str) -> Opened:
+        key = (address, self.opts.smtp_port)
+        if key not in cache.opened:
+
+            async def probe() -> Opened:
+                scratch = _Exchange(self.target, self.domain, self.opts, self.also)
+                session = await scratch._open(address)
+                return Opened(
+                    scratch.label,
+                    scratch.reach,
+                    scratch.reach_findings,
+                    scratch.reach_failures,
+                    session,
+                )
+
+            cache.opened[key] = asyncio.ensure_future(probe())
+        return await asyncio.shield(cache.opened[key])
+
+    async def _smtp(self, cache: ExchangerCache, address: str) -> SmtpCheck:
+        """The SMTP step on ``address``: the shared transport part, then this domain's
+        envelope on the pooled connection."""
+        port = self.opts.smtp_port
+        key = (address, port, self.target.host)
+        if key not in cache.transport:
+            cache.transport[key] = asyncio.ensure_future(self._transport(cache, address))
+        transport = await asyncio.shield(cache.transport[key])
+        old = _subject(transport.label, address, port)
+        new = _subject(self.label, address, port)
+        base = transport.smtp
+        findings = [rename_finding(f, old, new) for f in base.findings]
+        if base.failure is not None:
+            return dataclasses.replace(base, host=self.target.host, findings=tuple(findings))
+        script = _SmtpScript(self, None, address)
+        line = cache.line(key)
+        async with line.lock:
+            transcript_from = 0
+            session = line.session
+            line.session = None
+            try:
+                async with asyncio.timeout(self.opts.session_timeout):
+                    if session is None or not session.connected:
+                        if session is not None:
+                            session.close()
+                        session = await script.connect(transport.tls)
+                        line.used = 0
+                    transcript_from = len(session.transcript)
+                    script.session = session
+                    await script._envelope(session)
+                    line.used += 1
+                    if not cache.keep_sessions or line.used >= ENVELOPES_PER_CONNECTION:
+                        await session.quit()
+            except ProbeError as exc:  # first: a step's own timeout is a TimeoutError too
+                script.failure = dataclasses.replace(exc.failure, step=f"smtp {exc.failure.step}")
+            except TimeoutError:
+                script.failure = script.timed_out().failure
+            finally:
+                if session is not None:
+                    if script.failure is None and session.connected and cache.keep_sessions:
+                        line.session = session
+                    else:
+                        session.close()
+        own = script.result()
+        transcript = base.transcript + (
+            tuple(session.transcript[transcript_from:]) if session is not None else ()
+        )
+        return dataclasses.replace(
+            base,
+            host=self.target.host,
+            mail=own.mail,
+            postmaster=own.postmaster,
+            recipient=own.recipient,
+            findings=tuple(sorted(findings + list(own.findings), key=lambda f: -f.severity.rank)),
+            failure=own.failure,
+            transcript=transcript,
+        )
+
+    async def _transport(self, cache: ExchangerCache, address: str) -> Transport:
+        """EHLO, verbs, STARTTLS and certificate on ``address``, once per run and name; the
+        connection is left in the pool for the envelopes."""
+        opened = cache.opened[(address, self.opts.smtp_port)].result()
+        session, opened.session = opened.session, None
+        script = _SmtpScript(self, session, address)
+        try:
+            async with asyncio.timeout(self.opts.session_timeout):
+                if script.session is None:  # taken by no one, but closed or used before
+                    script.session = await script.connect(None)
+                    script.sessions.append(script.session)
+                smtp = await script.run(envelope=False)
+        except ProbeError as exc:  # first: a step's own timeout is a TimeoutError too
+            script.failure = dataclasses.replace(exc.failure, step=f"smtp {exc.failure.step}")
+            smtp = script.result()
+        except TimeoutError:
+            smtp = script.timed_out()
+        current = script.session
+        for one in script.sessions:
+            if one is not current or smtp.failure is not None:
+                one.close()
+        if smtp.failure is None and current is not None and current.connected:
+            cache.line((address, self.opts.smtp_port, self.target.host)).session = current
+        tls = "none" if not script.offered or script.tls is None else script.tls_mode
+        return Transport(self.label, smtp, tls)
 
 
 #: The finding codes of the two envelope probes, by outcome.
@@ -233,14 +342,16 @@ class _SmtpScript:
     """EHLO, STARTTLS, MAIL, RCPT postmaster and the given recipient, RSET, QUIT: one
     connection."""
 
-    def __init__(self, exchange: _Exchange, session: SmtpSession) -> None:
+    def __init__(
+        self, exchange: _Exchange, session: SmtpSession | None, address: str | None = None
+    ) -> None:
         self.ex = exchange
         self.opts = exchange.opts
-        self.session = session
-        self.sessions = [session]
+        self.session: SmtpSession | None = session
+        self.sessions = [session] if session is not None else []
         self.host = exchange.target.host
-        assert session.address is not None
-        self.address = session.address
+        self.address = address or (session.address if session else None) or ""
+        self.tls_mode = "verify"
         self.subject = _subject(exchange.label, self.address, self.opts.smtp_port)
         self.findings: list[Finding] = []
         self.failure: Failure | None = None
@@ -258,9 +369,9 @@ class _SmtpScript:
     def _add(self, severity: Severity, code: str, summary: str, fix: str = "") -> None:
         self.findings.append(Finding(severity, code, summary, fix, self.subject))
 
-    async def run(self) -> SmtpCheck:
+    async def run(self, envelope: bool = True) -> SmtpCheck:
         try:
-            await self._script()
+            await self._script(envelope)
         except ProbeError as exc:
             self.failure = dataclasses.replace(exc.failure, step=f"smtp {exc.failure.step}")
         return self.result()
@@ -282,8 +393,24 @@ class _SmtpScript:
             return ()
         return parse_ehlo_reply(reply.lines).keywords
 
+    async def connect(self, tls: str | None) -> SmtpSession:
+        """A new connection set up as the transport part left its own: banner, EHLO, and
+        STARTTLS when ``tls`` says it worked ("verify", "noverify"); None: banner only."""
+        session = self.ex._session(self.address, verify=tls != "noverify")
+        try:
+            await session.open()
+            if tls is not None:
+                await self._hello(session)
+                if tls != "none":
+                    await session.starttls(verify=tls == "verify")
+        except BaseException:
+            session.close()
+            raise
+        return session
+
     async def _reopen(self, verify: bool) -> SmtpSession:
-        self.session.close()
+        if self.session is not None:
+            self.session.close()
         session = self.ex._session(self.address, verify=verify)
         self.sessions.append(session)
         self.session = session
@@ -291,8 +418,9 @@ class _SmtpScript:
         await self._hello(session)
         return session
 
-    async def _script(self) -> None:
+    async def _script(self, envelope: bool = True) -> None:
         session = self.session
+        assert session is not None
         banner = " ".join(session.banner.lines) if session.banner else ""
         self.before = await self._hello(session)
         assert session.ehlo_reply is not None
@@ -333,8 +461,10 @@ class _SmtpScript:
                 if finding.code == "ehlo.unexpected-verbs" and finding.severity is Severity.INFO:
                     continue  # vendor extras are not worth a line in the checklist
                 self.findings.append(finding)
-        await self._envelope(session)
-        await session.quit()
+        self.session = session
+        if envelope:
+            await self._envelope(session)
+            await session.quit()
 
     _comparison: VerbComparison | None = None
 
@@ -355,6 +485,7 @@ class _SmtpScript:
             await session.starttls(verify=True)
         except CertificateRejected as exc:
             verify_error = exc.verify_error
+            self.tls_mode = "noverify"
             session = await self._reopen(verify=False)
             await session.starttls(verify=False)
         except ProbeError as exc:

@@ -18,6 +18,7 @@ from mailprobe.smtp.servers import ServerGuess
 from mailprobe.smtp.session import ConnectionLimits, TranscriptLine
 
 if TYPE_CHECKING:
+    from mailprobe.checks.check.shared import ExchangerCache
     from mailprobe.checks.mx import MxReport
     from mailprobe.checks.policy import PolicyReport
     from mailprobe.checks.relay import RelayReport
@@ -57,6 +58,9 @@ class CheckOptions:
     #: Connections at once per exchanger address, SMTP step and relay battery together (a
     #: run may share one across domains); None: ``connections`` per address for this check.
     limits: ConnectionLimits | None = None
+    #: The exchanger probes shared by the domains of a run (``shared.ExchangerCache``); None:
+    #: this check alone (a private cache that keeps no connection open after it).
+    cache: ExchangerCache | None = None
 
 
 @dataclasses.dataclass(frozen=True)

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 from mailprobe.checks.check.exchange import _exchanges
 from mailprobe.checks.check.model import STEPS, CheckOptions, CheckReport, Target
 from mailprobe.checks.check.policy import _Lookups, _policy_finish, _policy_lookups
+from mailprobe.checks.check.shared import ExchangerCache, rename_finding
 from mailprobe.checks.check.steps import make_step, soften_private, summarize
 from mailprobe.checks.ehlo import get_profile
 from mailprobe.errors import ProbeError
@@ -74,6 +75,15 @@ async def run_check(
     opts = options or CheckOptions()
     if opts.limits is None:
         opts = dataclasses.replace(opts, limits=ConnectionLimits(opts.connections))
+    if opts.cache is None:
+        private = ExchangerCache(keep_sessions=False)
+        try:
+            return await run_check(
+                domain, resolver, dataclasses.replace(opts, cache=private), progress
+            )
+        finally:
+            await private.aclose()
+    cache = opts.cache
     ascii_name, unicode_name = parse_domain(domain)
     if opts.expect:
         get_profile(opts.expect)  # a bad profile is a usage error before any connection
@@ -98,7 +108,14 @@ async def run_check(
     def start_relay(host: str, address: str) -> asyncio.Task[RelayReport]:
         if not relay_tasks:
             progress("relay", "running")
-        task = asyncio.ensure_future(_relay(host, address, ascii_name, opts))
+        key = (address, opts.smtp_port)
+        if key not in cache.relay:
+
+            async def battery() -> tuple[str, str, RelayReport]:
+                return ascii_name, host, await _relay(host, address, ascii_name, opts)
+
+            cache.relay[key] = asyncio.ensure_future(battery())
+        task = asyncio.ensure_future(_shared_relay(cache.relay[key], host, ascii_name))
         relay_tasks.append(task)
         return task
 
@@ -220,6 +237,29 @@ def _rcpt_note(opts: CheckOptions, domain: str) -> list[Finding]:
             domain,
         )
     ]
+
+
+async def _shared_relay(
+    battery: asyncio.Task[tuple[str, str, RelayReport]], host: str, domain: str
+) -> RelayReport:
+    """The run's relay battery of an address, as ``domain`` (knowing it as ``host``) sees it:
+    a battery another domain's run produced is reused, with a note saying whose it is."""
+    owner, owner_host, report = await asyncio.shield(battery)
+    if owner == domain:
+        return report
+    findings = [rename_finding(f, owner_host, host) for f in report.findings]
+    subject = f"{host} [{report.address}]" if report.address else host
+    findings.append(
+        Finding(
+            Severity.INFO,
+            "check.shared-exchanger",
+            f"{subject}: relay battery shared with {owner} (same exchanger address, run once "
+            f"for the batch with {owner} as its own domain)",
+            "",
+            subject,
+        )
+    )
+    return dataclasses.replace(report, target=host, findings=tuple(findings))
 
 
 async def _relay(host: str, address: str, domain: str, opts: CheckOptions) -> RelayReport:
