@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mailprobe.cli.common import console, emit, global_options, run_async, settings
+from mailprobe.cli.inputs import check_output_file
 from mailprobe.cli.options import CHECK
 from mailprobe.cli.options_typer import typer_command
 from mailprobe.cli.runtime import redacted, write_output_file
@@ -91,8 +92,7 @@ def _check(
         raise UsageError(f"--mta-sts-url {mta_sts_url!r}: expected an https:// URL")
     if mta_sts_url is not None:
         check_url_host(mta_sts_url, "--mta-sts-url")
-    if html is not None and not html.parent.is_dir():
-        raise UsageError(f"--html {html}: directory {html.parent} does not exist")
+    check_output_file(html, "--html")  # said before the run, not as a late second error
     selectors = tuple(dkim_selector or ())
     for selector in selectors:
         check_argument(selector, "--dkim-selector")

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mailprobe.cli import options
-from mailprobe.cli.inputs import check_ca_file, check_text_options
+from mailprobe.cli.inputs import check_ca_file, check_output_file, check_text_options
 from mailprobe.cli.runtime import (
     apply_globals,
     emit,
@@ -115,6 +115,7 @@ def run_ehlo_command(a: EhloArgs) -> int:
         raise UsageError("--subject contains a control character (CR, LF, ...): refused")
     if a.body is not None and has_control_chars(a.body.replace("\n", "").replace("\t", "")):
         raise UsageError("--body contains a control character: refused")
+    check_output_file(a.transcript, "--transcript")
     secret, password_source = read_password(a.user, a.password_env, a.password_file, a.password)
 
     defaults = checks.EhloRequest(host="")

@@ -126,3 +126,14 @@ def is_utf8(text: str) -> bool:
 def _shown(text: str, limit: int = 60) -> str:
     shown = text if len(text) <= limit else text[: limit - 1] + "…"
     return repr(shown)
+
+
+def check_output_file(path: Path | None, what: str) -> None:
+    """A file mailprobe will write after the run (``--html``, ``--transcript``): refused before
+    any network step when it cannot be one (a directory, a missing directory)."""
+    if path is None:
+        return
+    if path.is_dir():
+        raise UsageError(f"{what} {path}: is a directory; give a file name")
+    if not path.parent.is_dir():
+        raise UsageError(f"{what} {path}: directory {path.parent} does not exist")

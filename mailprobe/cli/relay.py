@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mailprobe.cli.common import emit, global_options, run_async, settings
+from mailprobe.cli.inputs import check_output_file
 from mailprobe.cli.options import RELAY_TEST
 from mailprobe.cli.options_typer import typer_command
 from mailprobe.cli.runtime import redacted, write_output_file
@@ -71,6 +72,7 @@ def _relay_test(
         raise UsageError(f"--auth-mech {auth_mech!r}: choose LOGIN, PLAIN or CRAM-MD5")
     if to is not None and external is not None:
         raise UsageError("give either --to ADDR or --external DOMAIN, not both")
+    check_output_file(transcript, "--transcript")
     secret, password_source = read_password(user, password_env, password_file, password)
     helo_name = resolve_helo(helo, cfg)
     options = RelayOptions(

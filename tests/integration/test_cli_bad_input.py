@@ -362,3 +362,23 @@ def test_a_pipe_with_data_is_read_like_a_file(tmp_path: Path) -> None:
         os.close(read_end)
     assert done.returncode == 3, done.stderr  # read the password, then found port 1 closed
     assert "connection refused" in done.stderr
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["check", "x.invalid", "--server", "127.0.0.1:1", "--html", "{dir}"],
+        ["ehlo", "127.0.0.1", "--port", "1", "--transcript", "{dir}"],
+        ["relay-test", "127.0.0.1", "--port", "1", "--transcript", "{dir}"],
+        ["relay-test", "127.0.0.1", "--port", "1", "--transcript", "{dir}/missing/t.txt"],
+    ],
+)
+def test_an_output_file_that_cannot_be_written_is_refused_before_the_run(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, argv: list[str]
+) -> None:
+    # Found by the fuzz test: a directory given to --html was reported after the run, as a
+    # second error line beside the run's own.
+    args = [a.replace("{dir}", str(tmp_path)) for a in argv]
+    code, _out, err = run(capsys, *args)
+    line = one_usage_line(code, err)
+    assert "is a directory" in line or "does not exist" in line
