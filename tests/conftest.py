@@ -8,6 +8,15 @@ Loopback addresses are split between test areas so servers never collide:
 from __future__ import annotations
 
 import importlib.util
+import os
+
+from hypothesis import settings
+
+# CI runs every property test on a fixed set of examples (reproducible, no example database);
+# a developer's runs keep exploring new ones.
+settings.register_profile("ci", derandomize=True, database=None)
+if os.environ.get("CI") == "true":
+    settings.load_profile("ci")
 
 _SUPPORT = (
     "tests.support.dnsserver",
