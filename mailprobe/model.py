@@ -91,13 +91,6 @@ def hostport(host: str, port: int) -> str:
     return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
-def exit_code_for(findings: Iterable[Finding] = (), failures: Iterable[Failure] = ()) -> ExitCode:
-    """The exit code a set of results earns: the one rule in ``mailprobe.outcome``."""
-    from mailprobe.outcome import exit_code
-
-    return exit_code(findings, failures)
-
-
 def worst_exit_code(codes: Iterable[int]) -> ExitCode:
     """Combine exit codes of several runs (a batch): usage > incomplete > problem > healthy."""
     order = [ExitCode.HEALTHY, ExitCode.PROBLEM, ExitCode.INCOMPLETE, ExitCode.USAGE]

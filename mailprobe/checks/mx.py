@@ -31,7 +31,8 @@ from mailprobe.dns import (
     reverse_name,
     to_unicode,
 )
-from mailprobe.model import ExitCode, Failure, Finding, Severity, exit_code_for
+from mailprobe.model import ExitCode, Failure, Finding, Severity
+from mailprobe.outcome import exit_code
 from mailprobe.smtp.failures import failure_finding, is_incomplete
 
 if TYPE_CHECKING:
@@ -133,7 +134,7 @@ class MxReport:
     @property
     def exit_code(self) -> ExitCode:
         """0 healthy, 1 problem found, 3 a lookup could not complete."""
-        return exit_code_for(self.findings, self.failures)
+        return exit_code(self.findings, self.failures)
 
 
 @dataclasses.dataclass(frozen=True)

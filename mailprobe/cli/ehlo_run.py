@@ -29,7 +29,7 @@ from mailprobe.cli.runtime import (
 )
 from mailprobe.cli.smtp_options import normalise_host, read_password, resolve_helo, resolve_target
 from mailprobe.errors import UsageError
-from mailprobe.model import exit_code_for
+from mailprobe.outcome import exit_code
 from mailprobe.text import has_control_chars
 
 if TYPE_CHECKING:
@@ -170,7 +170,7 @@ def run_ehlo_command(a: EhloArgs) -> int:
     results = redacted(results)  # before anything is rendered or written
     if a.transcript is not None:
         _write_transcript(a.transcript, results)
-    code = exit_code_for(results.findings, results.failures)
+    code = exit_code(results.findings, results.failures)
     level = global_options().verbose
 
     def render(console: Console) -> None:

@@ -15,10 +15,10 @@ from mailprobe.model import (
     Finding,
     Severity,
     envelope,
-    exit_code_for,
     to_jsonable,
     worst_exit_code,
 )
+from mailprobe.outcome import exit_code
 
 #: A catalogued code for each severity (Finding refuses codes the catalogue lacks).
 _CODES = {
@@ -43,12 +43,12 @@ def _finding(sev: Severity) -> Finding:
     ],
 )
 def test_exit_code_from_findings(severities: list[Severity], expected: ExitCode) -> None:
-    assert exit_code_for([_finding(s) for s in severities]) is expected
+    assert exit_code([_finding(s) for s in severities]) is expected
 
 
 def test_failure_wins_over_findings() -> None:
     failure = Failure("connect", "connection refused", "127.0.0.1", 25, 5.0)
-    assert exit_code_for([_finding(Severity.FAIL)], [failure]) is ExitCode.INCOMPLETE
+    assert exit_code([_finding(Severity.FAIL)], [failure]) is ExitCode.INCOMPLETE
 
 
 def test_worst_exit_code_orders_usage_incomplete_problem_healthy() -> None:

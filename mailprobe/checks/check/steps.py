@@ -12,7 +12,8 @@ import dataclasses
 from collections.abc import Sequence
 
 from mailprobe.checks.check.model import STEPS, StepResult, StepStatus, Summary
-from mailprobe.model import ExitCode, Failure, Finding, Severity, exit_code_for
+from mailprobe.model import ExitCode, Failure, Finding, Severity
+from mailprobe.outcome import exit_code
 
 #: Findings of the DNS step that only say "not reachable from the Internet"; ``allow_private``
 #: turns them into information (for lab and internal set-ups).
@@ -24,7 +25,7 @@ _TOP_FIXES = 3
 
 def step_status(findings: Sequence[Finding], failures: Sequence[Failure]) -> StepStatus:
     """ok / problem / incomplete, from what a step found: the one outcome rule per step."""
-    return _STEP_STATUS[exit_code_for(findings, failures)]
+    return _STEP_STATUS[exit_code(findings, failures)]
 
 
 _STEP_STATUS: dict[ExitCode, StepStatus] = {
@@ -77,7 +78,7 @@ def summarize(steps: Sequence[StepResult]) -> Summary:
         top.append(finding)
         if len(top) == _TOP_FIXES:
             break
-    code = exit_code_for(findings, failures)
+    code = exit_code(findings, failures)
     status = {
         ExitCode.HEALTHY: "healthy",
         ExitCode.PROBLEM: "problem",

@@ -19,7 +19,8 @@ from typing import Literal
 from mailprobe.checks.relay.names import check_address, check_domain
 from mailprobe.checks.relay.variants import BatteryNames, SkippedVariant, VariantKind
 from mailprobe.errors import InputError, UsageError
-from mailprobe.model import ExitCode, Failure, Finding, exit_code_for, worst_exit_code
+from mailprobe.model import ExitCode, Failure, Finding, worst_exit_code
+from mailprobe.outcome import exit_code
 from mailprobe.smtp.session import ConnectionLimits, Reply, TranscriptLine
 from mailprobe.text import has_control_chars
 
@@ -325,8 +326,8 @@ def report_exit_code(report: RelayReport) -> ExitCode:
     if report.failures and not report.variants:
         # Nothing tested: the failure class decides (3 unreachable, 1 a server that answered
         # badly), as in every other command.
-        return exit_code_for(report.findings, report.failures)
+        return exit_code(report.findings, report.failures)
     if report.verdict != "closed":
         return ExitCode.PROBLEM
     # Failures after the battery started only make the verdict INCONCLUSIVE (exit 1, above).
-    return exit_code_for(report.findings)
+    return exit_code(report.findings)
