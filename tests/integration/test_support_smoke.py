@@ -53,7 +53,11 @@ class LineClient:
 
     def read_line(self) -> str | None:
         while b"\n" not in self.buffer:
-            chunk = self.sock.recv(65536)
+            try:
+                chunk = self.sock.recv(65536)
+            except ConnectionResetError:
+                # the server closed first (after a 421) and our next command drew a RST
+                return None
             if not chunk:
                 return None
             self.buffer += chunk
