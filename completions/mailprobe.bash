@@ -9,7 +9,7 @@ _mailprobe() {
         esac
     done
     case "$prev" in
-        --ca-file|--config|--file|--html|--password-file|--transcript|-f) COMPREPLY=( $(compgen -f -- "$cur") ); return 0 ;;
+        --baseline|--ca-file|--config|--file|--html|--password-file|--transcript|-f) COMPREPLY=( $(compgen -f -- "$cur") ); return 0 ;;
     esac
     case "$sub $prev" in
         " --format") COMPREPLY=( $(compgen -W "text json nagios prometheus" -- "$cur") ); return 0 ;;
@@ -26,7 +26,7 @@ _mailprobe() {
         "findings --format") COMPREPLY=( $(compgen -W "text json nagios prometheus" -- "$cur") ); return 0 ;;
     esac
     case "$prev" in
-        --auth-mech|--body|--class|--concurrency|--connections|--dkim-selector|--dns-server|--doh|--domain|--expect|--expect-verbs|--external|--format|--from|--helo|--mta-sts-url|--mx|--password|--password-env|--port|--rcpt|--search|--server|--session-timeout|--shard|--smtp-port|--subject|--timeout|--tls-name|--to|--user|-c|-p|-s) COMPREPLY=(); return 0 ;;
+        --auth-mech|--body|--class|--concurrency|--connect-rate|--connections|--dkim-selector|--dns-server|--doh|--domain|--expect|--expect-verbs|--external|--format|--from|--helo|--mta-sts-url|--mx|--password|--password-env|--port|--rcpt|--search|--server|--session-timeout|--shard|--smtp-port|--subject|--timeout|--tls-name|--to|--user|-c|-p|-s) COMPREPLY=(); return 0 ;;
     esac
     local words=""
     case "$sub" in
@@ -35,7 +35,7 @@ _mailprobe() {
         mx) words="-f --file --shard --server -s --dns-server --tcp --doh --dnssec --connect --port -p --smtp-port --concurrency --json --timeout --config --no-color -v --verbose --format --help -h" ;;
         ehlo) words="--port -p --smtp-port --tls --mx --all --server -s --dns-server --helo --expect --expect-verbs --list-profiles --starttls --no-starttls --insecure --ca-file --tls-name --user --password-env --password-file --password --auth-mech --from --to --rcpt --data --subject --body --transcript --session-timeout --json --timeout --config --no-color -v --verbose --format --help -h" ;;
         relay-test) words="--port -p --smtp-port --mx --server -s --dns-server --domain --external --to --rcpt --from --helo --connections -c --starttls --send --relay-only --user --password-env --password-file --password --auth-mech --transcript --session-timeout --json --timeout --config --no-color -v --verbose --format --help -h" ;;
-        check) words="-f --file --shard --server -s --dns-server --port -p --smtp-port --helo --expect --to --rcpt --no-relay --connections --concurrency --mta-sts-url --ca-file --dkim-selector --html --dnssec --no-dnssec --allow-private --json --timeout --config --no-color -v --verbose --format --help -h" ;;
+        check) words="-f --file --shard --server -s --dns-server --port -p --smtp-port --helo --expect --to --rcpt --no-relay --connections --connect-rate --concurrency --mta-sts-url --ca-file --dkim-selector --html --baseline --dnssec --no-dnssec --allow-private --json --timeout --config --no-color -v --verbose --format --help -h" ;;
         findings) words="--json --timeout --config --no-color -v --verbose --format --help -h" ;;
     esac
     COMPREPLY=( $(compgen -W "$words" -- "$cur") )

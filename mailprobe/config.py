@@ -17,6 +17,7 @@ The file is TOML with flat keys, at ``$XDG_CONFIG_HOME/mailprobe/config.toml`` (
     sender = "probe@example.org"     # test MAIL FROM
     recipient = "postmaster@example.org"
     concurrency = 64
+    connect_rate = 30                # check: new connections per minute per exchanger address
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ class Settings:
     sender: str | None = None
     recipient: str | None = None
     concurrency: int = 64
+    connect_rate: int = 30
     #: Where the file layer came from (None when no file was read); not a setting.
     config_file: str | None = None
     #: (key, where its value came from) for every value not built in; not a setting.
@@ -76,12 +78,14 @@ _KINDS: dict[str, type] = {
     "sender": str,
     "recipient": str,
     "concurrency": int,
+    "connect_rate": int,
 }
 _LIMITS: dict[str, tuple[float, float]] = {
     "timeout": (0.01, 3600.0),
     "session_timeout": (0.01, 86400.0),
     "port": (1, 65535),
     "concurrency": (1, 4096),
+    "connect_rate": (1, 6000),
 }
 
 

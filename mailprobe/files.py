@@ -1,7 +1,8 @@
 """Reading the files a user names: one rule for every command and every kind of file.
 
 The config file, ``--password-file``, the domain list of ``-f``, ``--ca-file`` and the bounce of
-``ndr --file`` are all read by ``read_bytes``/``read_text``:
+``ndr --file`` are all read by ``read_bytes``/``read_text``; ``check --baseline`` (an earlier
+run's JSON Lines, which may be large) line by line with ``read_lines``, the same rule per file:
 
 * at most ``MAX_BYTES`` (5 MB): ``/dev/zero`` or a huge file is refused, never read whole;
 * a regular file, or a pipe that has a writer (``<(command)``, ``/dev/stdin`` fed by a pipe):
@@ -19,6 +20,7 @@ from __future__ import annotations
 import errno
 import os
 import stat
+from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
 
@@ -67,11 +69,9 @@ def _os_problem(exc: OSError) -> str:
     return f"cannot read ({text[:1].lower() + text[1:]})"
 
 
-def read_bytes(path: Path | str, what: str = "", limit: int = MAX_BYTES) -> bytes:
-    """The contents of the file at ``path`` (a regular file or a pipe with a writer), at most
-    ``limit`` bytes; ``what`` (an option name like ``--password-file``, or ``config``) starts
-    the error message."""
-    label = _label(what, path)
+def _open(path: Path | str, label: str) -> tuple[int, bool]:
+    """A descriptor of ``path`` (refused unless a regular file or a pipe) and whether it is a
+    pipe; the caller closes it."""
     try:
         mode = os.stat(path).st_mode
     except (OSError, ValueError) as exc:
@@ -88,9 +88,23 @@ def read_bytes(path: Path | str, what: str = "", limit: int = MAX_BYTES) -> byte
         raise FileError(label, _os_problem(exc)) from None
     try:
         mode = os.fstat(fd).st_mode  # what was opened, in case the name changed meanwhile
-        if not (stat.S_ISREG(mode) or stat.S_ISFIFO(mode)):
-            raise FileError(label, f"not a regular file ({_kind(mode)})")
-        data = _read_fd(fd, limit, pipe=stat.S_ISFIFO(mode))
+    except OSError as exc:
+        os.close(fd)
+        raise FileError(label, _os_problem(exc)) from None
+    if not (stat.S_ISREG(mode) or stat.S_ISFIFO(mode)):
+        os.close(fd)
+        raise FileError(label, f"not a regular file ({_kind(mode)})")
+    return fd, stat.S_ISFIFO(mode)
+
+
+def read_bytes(path: Path | str, what: str = "", limit: int = MAX_BYTES) -> bytes:
+    """The contents of the file at ``path`` (a regular file or a pipe with a writer), at most
+    ``limit`` bytes; ``what`` (an option name like ``--password-file``, or ``config``) starts
+    the error message."""
+    label = _label(what, path)
+    fd, pipe = _open(path, label)
+    try:
+        data = _read_fd(fd, limit, pipe=pipe)
         if data is None:
             raise FileError(label, "a named pipe with nothing writing to it")
     except OSError as exc:
@@ -123,6 +137,64 @@ def _read_fd(fd: int, limit: int, *, pipe: bool) -> bytes | None:
         chunks.append(chunk)
         size += len(chunk)
     return b"".join(chunks)
+
+
+def read_lines(
+    path: Path | str, what: str = "", limit: int = MAX_BYTES, line_limit: int = MAX_BYTES
+) -> Iterator[tuple[int, str]]:
+    """``(number, line)`` for each line of the file at ``path`` (numbers from 1, without the
+    line end), read as it goes, under the same rule as ``read_bytes``: a regular file or a
+    pipe with a writer, at most ``limit`` bytes in all and ``line_limit`` per line, UTF-8.
+
+    The file is opened (and refused) when the first line is asked for."""
+    import select
+
+    label = _label(what, path)
+    fd, pipe = _open(path, label)
+    try:
+        pending = bytearray()
+        number = total = 0
+        started = waited = False
+        while True:
+            try:
+                chunk = os.read(fd, _CHUNK)
+            except BlockingIOError:  # a pipe whose writer has not written yet
+                waited = True
+                select.select([fd], [], [])
+                continue
+            except OSError as exc:
+                raise FileError(label, _os_problem(exc)) from None
+            if not chunk:
+                if pipe and not started and not waited:
+                    raise FileError(label, "a named pipe with nothing writing to it")
+                break
+            started = True
+            total += len(chunk)
+            if total > limit:
+                raise FileError(label, f"larger than {_size_text(limit)}")
+            pending += chunk
+            start = 0
+            while (end := pending.find(b"\n", start)) >= 0:
+                number += 1
+                yield number, _line(bytes(pending[start:end]), label, number, line_limit)
+                start = end + 1
+            del pending[:start]
+            if len(pending) > line_limit:
+                raise FileError(label, f"line {number + 1}: longer than {_size_text(line_limit)}")
+        if pending:
+            yield number + 1, _line(bytes(pending), label, number + 1, line_limit)
+    finally:
+        os.close(fd)
+
+
+def _line(data: bytes, label: str, number: int, line_limit: int) -> str:
+    if len(data) > line_limit:
+        raise FileError(label, f"line {number}: longer than {_size_text(line_limit)}")
+    try:
+        text = data.decode("utf-8-sig" if number == 1 else "utf-8")
+    except UnicodeDecodeError:
+        raise FileError(label, f"line {number}: not UTF-8 text") from None
+    return text.removesuffix("\r")
 
 
 def read_text(path: Path | str, what: str = "", limit: int = MAX_BYTES) -> str:

@@ -131,9 +131,24 @@ _ENTRIES: tuple[CatalogueEntry, ...] = (
         "Run the check from a host with IPv6 connectivity to test this address.",
     ),
     _e(
+        "check.regressed",
+        WARN,
+        "Something got worse since the baseline run (check --baseline)",
+        "Look at the changes marked as regressions under 'Changes since baseline' (JSON: "
+        "results.changes with regression true); undo the change that caused them, or, when it "
+        "was intended, keep this run's output as the next baseline.",
+    ),
+    _e(
         "check.shared-exchanger",
         INFO,
         "The relay battery of this shared exchanger address ran once, for another domain",
+    ),
+    _e(
+        "smtp.throttled",
+        INFO,
+        "The server asked mailprobe to slow down (421 try later); it waited and went on",
+        "Nothing to fix for mail flow: a per-client limit at work. Run large batches with a "
+        "lower --connections or --connect-rate, or exempt the scanning host's address.",
     ),
     _e(
         "check.server-guess",

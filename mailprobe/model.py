@@ -102,18 +102,57 @@ def worst_exit_code(codes: Iterable[int]) -> ExitCode:
     return worst
 
 
+#: Plain JSON values, returned as they are.
+_PLAIN: frozenset[type] = frozenset({str, int, float, bool, type(None)})
+#: Per dataclass type: the names of its public fields (None: not a dataclass), and whether it
+#: is frozen (its JSON form can then be remembered, see ``_MEMO``).
+_SHAPES: dict[type, tuple[tuple[str, ...], bool] | None] = {}
+#: JSON forms of frozen dataclass instances, by identity (the instance is kept alive with its
+#: form, so an identity is never reused while remembered). A batch reuses the same objects in
+#: many reports (an exchanger's shared relay battery, its certificate): they are converted
+#: once. Bounded: the oldest half is dropped when full.
+_MEMO: dict[int, tuple[Any, Any]] = {}
+_MEMO_LIMIT = 20_000
+
+
+def _shape(kind: type) -> tuple[tuple[str, ...], bool] | None:
+    if kind not in _SHAPES:
+        if dataclasses.is_dataclass(kind):
+            names = tuple(f.name for f in dataclasses.fields(kind) if not f.name.startswith("_"))
+            params = getattr(kind, "__dataclass_params__", None)
+            _SHAPES[kind] = (names, bool(getattr(params, "frozen", False)))
+        else:
+            _SHAPES[kind] = None
+    return _SHAPES[kind]
+
+
 def to_jsonable(value: Any) -> Any:
     """Turn result objects (dataclasses, enums, addresses, dates) into plain JSON data.
 
     Field names of dataclasses are kept as they are, which is what makes them the stable
-    JSON field names. Fields whose name starts with an underscore are left out.
+    JSON field names. Fields whose name starts with an underscore are left out. The result
+    may share parts with earlier results (frozen objects are converted once): read it, or
+    copy it before changing it.
     """
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {
-            f.name: to_jsonable(getattr(value, f.name))
-            for f in dataclasses.fields(value)
-            if not f.name.startswith("_")
-        }
+    kind = type(value)
+    if kind in _PLAIN:
+        return value
+    shape = _shape(kind)
+    if shape is not None:
+        names, frozen = shape
+        if frozen:
+            known = _MEMO.get(id(value))
+            if known is not None and known[0] is value:
+                return known[1]
+        result = {name: to_jsonable(getattr(value, name)) for name in names}
+        if frozen:
+            if len(_MEMO) >= _MEMO_LIMIT:
+                for key in list(_MEMO)[: _MEMO_LIMIT // 2]:
+                    del _MEMO[key]
+            _MEMO[id(value)] = (value, result)
+        return result
+    if kind is list or kind is tuple:
+        return [to_jsonable(v) for v in value]
     if isinstance(value, enum.Enum):
         return value.value
     if isinstance(value, Mapping):

@@ -2,7 +2,8 @@
 
 Loopback addresses are split between test areas so servers never collide:
 127.0.1.x mx/DNS, 127.0.2.x ehlo, 127.0.3.x relay-test, 127.0.4.x check, 127.0.5.x policy,
-127.0.9.x the Exim (.1-.4) and Haraka (.11-.14) instances.
+127.0.9.x the Exim (.1-.4) and Haraka (.11-.14) instances, 127.0.12.x the MSP-scale lab
+(tests/support/msp_lab.py).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ _SUPPORT = (
     "tests.support.peers",
     "tests.support.certs",
     "tests.support.https",
+    "tests.support.msp_lab",
 )
 
 pytest_plugins = [name for name in _SUPPORT if importlib.util.find_spec(name) is not None]

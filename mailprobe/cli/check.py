@@ -14,10 +14,10 @@ from mailprobe.cli.options import CHECK
 from mailprobe.cli.options_typer import typer_command
 from mailprobe.cli.runtime import redacted, write_output_file
 from mailprobe.errors import UsageError
-from mailprobe.model import ExitCode, Finding, Severity, worst_exit_code
+from mailprobe.model import ExitCode, Finding, Severity, hostport, worst_exit_code
 
 if TYPE_CHECKING:
-    from mailprobe.checks.check import CheckOptions, CheckReport
+    from mailprobe.checks.check import Change, CheckOptions, CheckReport
 
 #: Domains checked at once in a batch by default (each opens several SMTP connections; the
 #: run-wide connection limits keep each exchanger address bounded whatever this is).
@@ -38,11 +38,13 @@ def _check(
     rcpt: str | None,
     no_relay: bool,
     connections: int,
+    connect_rate: int | None,
     concurrency: int | None,
     mta_sts_url: str | None,
     ca_file: Path | None,
     dkim_selector: list[str] | None,
     html: Path | None,
+    baseline: Path | None,
     dnssec: bool,
     allow_private: bool,
 ) -> int:
@@ -93,6 +95,11 @@ def _check(
     if mta_sts_url is not None:
         check_url_host(mta_sts_url, "--mta-sts-url")
     check_output_file(html, "--html")  # said before the run, not as a late second error
+    previous = None
+    if baseline is not None:  # read, checked and indexed before the run (bad file: exit 2)
+        from mailprobe.checks.check.baseline import load_baseline
+
+        previous = load_baseline(baseline)
     selectors = tuple(dkim_selector or ())
     for selector in selectors:
         check_argument(selector, "--dkim-selector")
@@ -107,6 +114,7 @@ def _check(
         sender="",
         relay=not no_relay,
         connections=connections,
+        connect_rate=connect_rate or cfg.connect_rate,
         mta_sts_url=mta_sts_url,
         ca_file=str(ca_file) if ca_file else None,
         dkim_selectors=selectors,
@@ -122,19 +130,26 @@ def _check(
         "rcpt": rcpt,
         "relay": not no_relay,
         "connections": connections,
+        "connect_rate": connect_rate or cfg.connect_rate,
         "mta_sts_url": mta_sts_url,
         "dkim_selectors": list(selectors),
         "allow_private": allow_private,
         "dnssec": dnssec,
+        "baseline": str(baseline) if baseline is not None else None,
     }
+    options = dataclasses.replace(options, limits=options.new_limits())  # run-wide, read below
     batch = [name for _source, name in names]
     json_lines = len(batch) > 1 or shard is not None
     kept: list[CheckReport] = []  # only for --html, which needs every report
     tally: list[_Tally] = []  # what the batch summary needs: small, one per domain
     codes: list[int] = []
+    checked: list[str] = []  # --baseline: the domains of this run, for "not checked this run"
 
     def done(report: CheckReport) -> None:
         # Called in input order as soon as each domain is due: written now, not gathered.
+        if previous is not None:
+            report = previous.apply(report)  # the changes, and check.regressed when worse
+            checked.append(report.domain_ascii)
         report = redacted(report)
         if html is not None:
             kept.append(report)
@@ -156,7 +171,17 @@ def _check(
     if json_lines and global_options().text:
         from mailprobe.render.batch import render_batch_summary
 
-        render_batch_summary(console(), tally)
+        assert options.limits is not None
+        throttled = {
+            hostport(address, port): count
+            for (address, port), count in options.limits.throttled.items()
+        }
+        render_batch_summary(console(), tally, throttled)
+    if previous is not None and global_options().text:
+        from mailprobe.render.batch import render_baseline_summary
+
+        unchecked = previous.unchecked(checked, shard)
+        render_baseline_summary(console(), tally if json_lines else [], unchecked)
     return int(worst_exit_code(codes))
 
 
@@ -170,6 +195,7 @@ class _Tally:
     domain: str
     exit_code: ExitCode
     findings: tuple[Finding, ...]
+    changes: tuple[Change, ...] = ()
 
     @classmethod
     def of(cls, report: CheckReport) -> _Tally:
@@ -177,6 +203,7 @@ class _Tally:
             report.domain,
             report.exit_code,
             tuple(f for f in report.findings if f.severity != Severity.OK),
+            report.changes,
         )
 
 
@@ -221,13 +248,12 @@ def _run(
 
     from mailprobe.checks.check import ExchangerCache, run_check
     from mailprobe.dns import Resolver
-    from mailprobe.smtp.session import ConnectionLimits
 
     cfg = settings()
     collected: list[CheckReport] = []
     deliver = on_report if on_report is not None else collected.append
     if options.limits is None:
-        options = dataclasses.replace(options, limits=ConnectionLimits(options.connections))
+        options = dataclasses.replace(options, limits=options.new_limits())
     if options.cache is None:
         options = dataclasses.replace(options, cache=ExchangerCache())
     cache = options.cache

@@ -22,6 +22,7 @@ _FILE_OPTIONS = {
     "--password-file",
     "--ca-file",
     "--html",
+    "--baseline",
 }
 _HIDDEN_OPTIONS = {"--install-completion", "--show-completion"}
 

@@ -592,6 +592,17 @@ CHECK: tuple[Opt, ...] = (
         help="Connections at once per exchanger address (SMTP step and relay battery).",
     ),
     Opt(
+        "connect_rate",
+        ("--connect-rate",),
+        py_type=int,
+        min=1,
+        max=6000,
+        metavar="N",
+        help="New connections per minute per exchanger address across the whole run "
+        "(default 30; config key connect_rate).",
+        config_key="connect_rate",
+    ),
+    Opt(
         "concurrency",
         ("--concurrency",),
         py_type=int,
@@ -628,6 +639,14 @@ CHECK: tuple[Opt, ...] = (
         py_type=Path,
         metavar="FILE",
         help="Also write a self-contained HTML report to FILE.",
+    ),
+    Opt(
+        "baseline",
+        ("--baseline",),
+        py_type=Path,
+        metavar="PREVIOUS.jsonl",
+        help="Compare each domain with an earlier 'check --json' output: report what changed; "
+        "exit 1 when something got worse.",
     ),
     Opt(
         "dnssec",

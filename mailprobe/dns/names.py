@@ -120,7 +120,7 @@ def parse_domain(text: str) -> tuple[str, str]:
         raise UsageError(f"domain name {text!r} contains spaces or control characters")
     if raw.endswith(".") and raw != ".":
         raw = raw[:-1]
-    if raw == "." or raw.startswith(".") or ".." in raw:
+    if raw == "." or raw.startswith(".") or raw.endswith(".") or ".." in raw:
         raise UsageError(f"domain name {text!r} has an empty label")
     try:
         ipaddress.ip_address(raw.strip("[]"))

@@ -189,12 +189,25 @@ def policy_lines(policy: PolicyReport) -> list[tuple[str, str]]:
     return lines
 
 
+def _baseline(console: Console, report: CheckReport, verbose: int) -> None:
+    """``check --baseline``: one line per change, regressions marked."""
+    for change in report.changes:
+        line = Text("  ")
+        if change.regression:
+            line.append("REGRESSION", style="bold yellow")
+        else:
+            line.append("change    ", style="dim")
+        line.append(f"  {change.summary}")
+        print_hanging(console, line, 14)
+
+
 _DETAILS: dict[str, Callable[[Console, CheckReport, int], None]] = {
     "dns": _dns,
     "reachability": _reachability,
     "smtp": _smtp,
     "relay": _relay,
     "policy": _policy,
+    "baseline": _baseline,
 }
 
 

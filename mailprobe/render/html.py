@@ -359,12 +359,26 @@ def _policy(report: CheckReport) -> str:
     return _table(["Record", "Published"], rows)
 
 
+def _baseline(report: CheckReport) -> str:
+    """``check --baseline``: what changed since the earlier run, regressions marked."""
+    rows = [
+        [
+            '<span class="sev-warn">regression</span>' if c.regression else "change",
+            esc(c.area),
+            f'<span class="peer">{esc(c.summary)}</span>',
+        ]
+        for c in report.changes
+    ]
+    return _table(["", "Area", "Change"], rows) if rows else ""
+
+
 _DETAILS = {
     "dns": _dns,
     "reachability": _reachability,
     "smtp": _smtp,
     "relay": _relay,
     "policy": _policy,
+    "baseline": _baseline,
 }
 
 

@@ -70,6 +70,8 @@ class Item:
     checks: tuple[CheckItem, ...] = ()
     certificates: tuple[Certificate, ...] = ()
     seconds: float | None = None
+    #: ``check --baseline``: the changes that are regressions (None without a baseline).
+    regressions: int | None = None
 
 
 def summarize(
@@ -91,6 +93,10 @@ def summarize(
         worst = max(counted, key=lambda f: f.severity.rank)
         headline = f"{worst.code}: {worst.summary}" if worst.summary else worst.code
     seconds = getattr(results, "seconds", None)
+    regressions = None
+    if inputs.get("baseline"):
+        changes = getattr(results, "changes", ())
+        regressions = sum(1 for c in changes if getattr(c, "regression", False))
     return Item(
         command=command,
         target=_target(inputs, results, command),
@@ -101,6 +107,7 @@ def summarize(
         checks=_checks(results),
         certificates=tuple(_certificates(results)),
         seconds=float(seconds) if isinstance(seconds, int | float) else None,
+        regressions=regressions,
     )
 
 
@@ -150,6 +157,8 @@ def nagios(items: Sequence[Item], seconds: float, command: str = "") -> tuple[st
             *(f"{n.lower()}={c}" for n, c in zip(STATUS_NAMES, per, strict=True)),
             *perf,
         ]
+    if any(i.regressions is not None for i in items):
+        perf.append(f"regressions={sum(i.regressions or 0 for i in items)}")
     perf.append(f"seconds={_number(seconds)}s")
     return nagios_line(status, text, perf), status
 
@@ -181,6 +190,7 @@ _METRICS: tuple[tuple[str, str], ...] = (
     ("mailprobe_check_findings", "Findings of one check of a target by severity."),
     ("mailprobe_certificate_days_left", "Days before a certificate seen on the way expires."),
     ("mailprobe_probe_seconds", "Time the probe of a target took."),
+    ("mailprobe_regressions", "Changes since the baseline run that are regressions."),
     ("mailprobe_targets", "Targets in this run."),
     ("mailprobe_run_seconds", "Time the whole run took."),
 )
@@ -221,6 +231,8 @@ def prometheus(items: Sequence[Item], seconds: float, command: str = "") -> str:
             )
         if item.seconds is not None:
             add("mailprobe_probe_seconds", base, item.seconds)
+        if item.regressions is not None:
+            add("mailprobe_regressions", base, item.regressions)
     name = items[0].command if items else command
     add("mailprobe_targets", {"command": name}, len(items))
     add("mailprobe_run_seconds", {"command": name}, seconds)

@@ -24,8 +24,10 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import collections
 import contextlib
 import dataclasses
+import functools
 import hashlib
 import hmac
 import re
@@ -140,15 +142,47 @@ def check_argument(value: str, what: str) -> str:
     return value
 
 
-class ConnectionLimits:
-    """At most ``per_address`` connections at once to one address and port, shared by every
-    session of a run (check's SMTP script and relay battery, a batch), so that mailprobe never
-    trips a server's per-client connection limit by itself."""
+@functools.lru_cache(maxsize=16)
+def _client_context(verify: bool, ca_file: str | None) -> ssl.SSLContext:
+    """The TLS client context of sessions (one per process and settings: loading the trust
+    store is the costly part of a handshake's set-up, and a batch makes thousands)."""
+    context = ssl.create_default_context(cafile=ca_file)
+    # The host name is checked by us (to report it), not by the handshake.
+    context.check_hostname = False
+    if not verify:
+        context.verify_mode = ssl.CERT_NONE
+    return context
 
-    def __init__(self, per_address: int = 4, wait_seconds: float = 120.0) -> None:
+
+class ConnectionLimits:
+    """How mailprobe treats one server address across a run: at most ``per_address``
+    connections at once and at most ``per_minute`` new ones in any 60 seconds (None: no rate),
+    shared by every session of the run (check's SMTP script and relay battery, a batch), so that
+    mailprobe never trips a server's per-client limits by itself.
+
+    ``wait_seconds`` bounds the wait for a free connection. ``throttled`` records, per address
+    and port, how many times a server still answered "421 too many connections / try later"
+    (waited out by ``SmtpSession.open``); ``paced`` how long connections waited for the rate.
+    """
+
+    #: The window of ``per_minute``.
+    WINDOW = 60.0
+    #: Kept on top of the window: the server times a connection from when it arrives, a
+    #: little later than mailprobe asked for it, and a bit later again for each one.
+    MARGIN = 0.05
+
+    def __init__(
+        self, per_address: int = 4, per_minute: int | None = None, wait_seconds: float = 120.0
+    ) -> None:
         self.per_address = max(1, per_address)
+        self.per_minute = max(1, per_minute) if per_minute is not None else None
         self.wait_seconds = wait_seconds
         self._slots: dict[tuple[str, int], asyncio.Semaphore] = {}
+        self._starts: dict[tuple[str, int], collections.deque[float]] = {}
+        self._pacing: dict[tuple[str, int], asyncio.Lock] = {}
+        self.connections: collections.Counter[tuple[str, int]] = collections.Counter()
+        self.throttled: collections.Counter[tuple[str, int]] = collections.Counter()
+        self.paced: collections.Counter[tuple[str, int]] = collections.Counter()
 
     def slot(self, address: str, port: int) -> asyncio.Semaphore:
         """The semaphore of one address and port."""
@@ -156,6 +190,36 @@ class ConnectionLimits:
         if key not in self._slots:
             self._slots[key] = asyncio.Semaphore(self.per_address)
         return self._slots[key]
+
+    def rate_delay(self, address: str, port: int, now: float) -> float:
+        """Seconds before a new connection to ``address`` keeps within ``per_minute``."""
+        starts = self._starts.get((address, port))
+        if self.per_minute is None or starts is None:
+            return 0.0
+        window = self.WINDOW * (1 + self.MARGIN)
+        while starts and now - starts[0] >= window:
+            starts.popleft()
+        if len(starts) < self.per_minute:
+            return 0.0
+        return starts[0] + window - now
+
+    async def pace(self, address: str, port: int) -> float:
+        """Wait until a new connection to ``address`` is within the rate and count it; returns
+        the seconds waited. Connections are let through in the order they asked."""
+        key = (address, port)
+        self.connections[key] += 1
+        if self.per_minute is None:
+            return 0.0
+        lock = self._pacing.setdefault(key, asyncio.Lock())
+        waited = 0.0
+        async with lock:
+            while (delay := self.rate_delay(address, port, time.monotonic())) > 0:
+                await asyncio.sleep(delay)
+                waited += delay
+            self._starts.setdefault(key, collections.deque()).append(time.monotonic())
+        if waited:
+            self.paced[key] += 1
+        return waited
 
 
 class SmtpSession:
@@ -334,6 +398,8 @@ class SmtpSession:
                     raise
                 pause = min(float(2**attempt), self.timeout)
                 self.throttled = True
+                if self.limits is not None and self.address is not None:
+                    self.limits.throttled[(self.address, self.port)] += 1
                 self.note(f"throttled by the server: trying again in {pause:g} s")
                 await asyncio.sleep(pause)
         raise AssertionError("unreachable")  # pragma: no cover - the loop returns or raises
@@ -440,6 +506,19 @@ class SmtpSession:
                 )
             ) from None
         self._slot = slot
+        try:
+            waited = await asyncio.wait_for(self.limits.pace(address, self.port), wait)
+        except TimeoutError:
+            self._give_slot()
+            raise ProbeError(
+                self._failure(
+                    "connect",
+                    f"no new connection to this address allowed within {wait:g} s "
+                    f"(mailprobe opens at most {self.limits.per_minute} a minute)",
+                )
+            ) from None
+        if waited:
+            self.note(f"mailprobe: waited {waited:.1f} s to keep within the connection rate")
 
     def _give_slot(self) -> None:
         if self._slot is not None:
@@ -644,12 +723,7 @@ class SmtpSession:
         return CertificateRejected(self._failure("STARTTLS", describe(kind, reason), kind), reason)
 
     def _tls_context(self, verify: bool) -> ssl.SSLContext:
-        context = ssl.create_default_context(cafile=self.ca_file)
-        # The host name is checked by us (to report it), not by the handshake.
-        context.check_hostname = False
-        if not verify:
-            context.verify_mode = ssl.CERT_NONE
-        return context
+        return _client_context(verify, self.ca_file)
 
     def _tls_info(self, verified: bool = True) -> TlsInfo:
         assert self._smtp is not None

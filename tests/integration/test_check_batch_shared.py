@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 
 from mailprobe.cli.app import main
+from tests.support.certs import TestCA
 from tests.support.dnsserver import start_dns_server
 from tests.support.peers import PeerConnection, PeerFactory, SmtpPeer
 
@@ -139,3 +140,72 @@ def test_batch_shares_exchangers_streams_in_order(
         # more if the pool renews it, never one per domain
         for guard in guards:
             assert guard.connections <= 3, guard.connections
+
+
+@pytest.mark.parametrize("covered", [True, False], ids=["wildcard-cert", "other-name-cert"])
+def test_per_customer_exchanger_names_share_one_probe(
+    peer_factory: PeerFactory,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    test_ca: TestCA,
+    covered: bool,
+) -> None:
+    """Every domain has its own exchanger name on one shared address (as Microsoft 365 gives
+    each customer ``<domain>.mail.protection.outlook.com``). When the trusted certificate
+    covers every name (a wildcard), the address is probed once and each domain's report still
+    checks the certificate against its own exchanger name; when it covers none of them, each
+    name is checked on its own (a mismatch is reported for every domain, never borrowed)."""
+    address = "127.0.6.31"
+    names = [f"{d.replace('.', '-')}.mail.provider.test" for d in DOMAINS[:12]]
+    cert = test_ca.issue("*.mail.provider.test" if covered else "other.provider.test")
+    peer = SmtpPeer(
+        address=address,
+        hostname="edge.provider.test",
+        name="edge",
+        tls_context=cert.server_context(),
+    )
+    guard = _Guard(peer)
+    peer.start()
+    peer_factory.peers.append(peer)
+    zones = {"mail.provider.test": "".join(f"{n.split('.')[0]} A {address}\n" for n in names)}
+    for domain, name in zip(DOMAINS[:12], names, strict=True):
+        zones[domain] = f'@ MX 10 {name}.\n@ TXT "v=spf1 -all"\n'
+    listing = tmp_path / "domains.txt"
+    listing.write_text("\n".join(DOMAINS[:12]) + "\n")
+    with start_dns_server(zones, address="127.0.6.53") as dns:
+        main(
+            [
+                "--json",
+                "check",
+                "-f",
+                str(listing),
+                "--server",
+                dns.spec,
+                "--smtp-port",
+                str(peer.port),
+                "--allow-private",
+                "--no-dnssec",
+                "--no-relay",
+                "--ca-file",
+                str(cert.ca),
+                "--helo",
+                "probe.mailprobe.test",
+            ]
+        )
+    docs = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [d["inputs"]["domain"] for d in docs] == DOMAINS[:12]
+    for doc, name in zip(docs, names, strict=True):
+        (smtp,) = doc["results"]["smtp"]
+        assert smtp["host"] == name, smtp
+        assert smtp["tls"]["checked_name"] == name
+        assert smtp["tls"]["name_matches"] is covered
+        codes = {f["code"] for s in doc["results"]["steps"] for f in s["findings"]}
+        assert ("tls.name-mismatch" in codes) is not covered, codes
+    if covered:
+        # reachability, transport and the envelopes on one pooled connection: not one a domain
+        assert guard.connections <= 3, guard.connections
+        assert guard.refused == 0
+    else:
+        # one TLS check per name; the churn of short sessions may meet the peer before it has
+        # counted the last close (a 421 then, waited out: every report above is complete)
+        assert guard.connections >= len(names)

@@ -258,6 +258,7 @@ def test_sample_report_json_shape() -> None:
         "policy",
         "summary",
         "seconds",
+        "changes",
     }
     assert "_certificate" not in results["smtp"][0]
     assert results["steps"][3] == {

@@ -104,3 +104,21 @@ def test_stdin_is_bounded() -> None:
     assert read_stream_text(io.StringIO("y\n")) == "y\n"  # no binary buffer (tests)
     with pytest.raises(FileError, match="not UTF-8"):
         read_stream_text(io.TextIOWrapper(io.BytesIO(b"\xff")))
+
+
+def test_read_lines_streams_with_limits(tmp_path: Path) -> None:
+    from mailprobe.files import read_lines
+
+    path = tmp_path / "lines.txt"
+    path.write_bytes(b"\xef\xbb\xbfone\r\n\ntwo\nthree")
+    assert list(read_lines(path)) == [(1, "one"), (2, ""), (3, "two"), (4, "three")]
+    path.write_bytes(b"short\n" + b"x" * 20 + b"\nend\n")
+    with pytest.raises(FileError, match="line 2: longer than 10 bytes"):
+        list(read_lines(path, "--opt", line_limit=10))
+    with pytest.raises(FileError, match="larger than 12 bytes"):
+        list(read_lines(path, "--opt", limit=12))
+    path.write_bytes(b"ok\ncaf\xe9\n")
+    with pytest.raises(FileError, match="line 2: not UTF-8 text"):
+        list(read_lines(path, "--opt"))
+    with pytest.raises(FileError, match="not a regular file"):
+        list(read_lines("/dev/zero", "--opt"))

@@ -30,13 +30,16 @@ Finding codes, with their severities and fixes, are in the catalogue (``mailprob
 The modules, by responsibility::
 
     model     CheckOptions and the result types: StepResult, Target, Reachability, SmtpCheck,
-              Summary, CheckReport; STEPS (the checklist in report order), StepName, StepStatus
+              Summary, CheckReport, Change (--baseline); STEPS (the checklist in report
+              order), StepName, StepStatus
     steps     pure rules: make_step, step_status, summarize (the top fixes), soften_private,
               PRIVATE_CODES, and how findings name an exchanger address
     exchange  one exchanger on the wire: reachability of its addresses (step 2), the SMTP
               script (step 3), the start of its relay battery; exchangers sharing addresses
     policy    the policy step (5): its lookups, started early, and the DANE finish
     run       run_check: the steps overlapping, skipping, and the report (with Progress)
+    baseline  --baseline: read an earlier run's JSON, diff a domain's results with it (Change),
+              the regression finding and the "Changes since baseline" step
 
 Every public name is re-exported here: import from ``mailprobe.checks.check``.
 """
@@ -48,6 +51,9 @@ from __future__ import annotations
 from mailprobe.checks.check.exchange import _no_local_route as _no_local_route
 from mailprobe.checks.check.model import (
     STEPS,
+    Change,
+    ChangeArea,
+    ChangeKind,
     CheckOptions,
     CheckReport,
     Reachability,
@@ -76,6 +82,9 @@ from mailprobe.smtp.session import TranscriptLine as TranscriptLine
 __all__ = [
     "PRIVATE_CODES",
     "STEPS",
+    "Change",
+    "ChangeArea",
+    "ChangeKind",
     "CheckOptions",
     "CheckReport",
     "ExchangerCache",
@@ -99,6 +108,6 @@ __all__ = [
 # module, so the schema (docs/schema/mailprobe.schema.json) does not depend on the file layout.
 # Their annotations are then resolved in this namespace, hence the imports of ``StepStatus``,
 # ``ServerGuess``, ``Finding``, ``Failure`` and ``TranscriptLine`` above.
-for _type in (CheckReport, Reachability, SmtpCheck, StepResult, Summary, Target):
+for _type in (Change, CheckReport, Reachability, SmtpCheck, StepResult, Summary, Target):
     _type.__module__ = __name__
 del _type

@@ -38,11 +38,13 @@ from mailprobe.checks.ehlo import (
     tls_report,
 )
 from mailprobe.errors import ProbeError
+from mailprobe.findings import make
 from mailprobe.model import Failure, Finding, Severity
 from mailprobe.smtp.failures import failure_finding, is_incomplete
 from mailprobe.smtp.replies import says_relay_denied
 from mailprobe.smtp.servers import ServerGuess, guess_server
 from mailprobe.smtp.session import CertificateRejected, SmtpSession, TranscriptLine
+from mailprobe.smtp.tls import name_matches_certificate
 
 if TYPE_CHECKING:
     from mailprobe.checks.relay import RelayReport
@@ -128,6 +130,15 @@ class _Exchange:
             return None
         connect_ms = _timing_ms(session, "connect")
         banner_ms = _timing_ms(session, "banner")
+        if session.throttled:
+            self.reach_findings.append(
+                make(
+                    "smtp.throttled",
+                    f"{subject} answered 421 (too many connections / try later) at first: "
+                    "mailprobe waited and connected again",
+                    subject=subject,
+                )
+            )
         self.reach.append(
             Reachability(
                 host,
@@ -220,16 +231,24 @@ class _Exchange:
         port = self.opts.smtp_port
         key = (address, port, self.target.host)
         if key not in cache.transport:
-            cache.transport[key] = asyncio.ensure_future(self._transport(cache, address))
+            shared = await self._shared_transport(cache, address)
+            if key not in cache.transport:  # (another domain of this name may have come first)
+                cache.transport[key] = shared or asyncio.ensure_future(
+                    self._transport(cache, address)
+                )
         transport = await asyncio.shield(cache.transport[key])
         old = _subject(transport.label, address, port)
         new = _subject(self.label, address, port)
         base = transport.smtp
+        if base.tls is not None and base.tls.checked_name != self.target.host:
+            # Another name's session: its certificate, already seen to cover this name too.
+            tls = dataclasses.replace(base.tls, checked_name=self.target.host)
+            base = dataclasses.replace(base, tls=tls)
         findings = [rename_finding(f, old, new) for f in base.findings]
         if base.failure is not None:
             return dataclasses.replace(base, host=self.target.host, findings=tuple(findings))
         script = _SmtpScript(self, None, address)
-        line = cache.line(key)
+        line = cache.line((address, port))
         async with line.lock:
             transcript_from = 0
             session = line.session
@@ -272,9 +291,27 @@ class _Exchange:
             transcript=transcript,
         )
 
+    async def _shared_transport(
+        self, cache: ExchangerCache, address: str
+    ) -> asyncio.Task[Transport] | None:
+        """The transport part another name of ``address`` found, when it holds for this name
+        too (see ``covers``); None: this name needs its own."""
+        port = self.opts.smtp_port
+        for (where, on, _name), task in list(cache.transport.items()):
+            if (where, on) != (address, port):
+                continue
+            try:
+                transport = await asyncio.shield(task)
+            except Exception:  # that name's own probe reports it
+                continue
+            if covers(transport, self.target.host):
+                return task
+        return None
+
     async def _transport(self, cache: ExchangerCache, address: str) -> Transport:
-        """EHLO, verbs, STARTTLS and certificate on ``address``, once per run and name; the
-        connection is left in the pool for the envelopes."""
+        """EHLO, verbs, STARTTLS and certificate on ``address``, once per run and name (or
+        once per address, see ``covers``); the connection is left in the pool for the
+        envelopes."""
         opened = cache.opened[(address, self.opts.smtp_port)].result()
         session, opened.session = opened.session, None
         script = _SmtpScript(self, session, address)
@@ -294,9 +331,30 @@ class _Exchange:
             if one is not current or smtp.failure is not None:
                 one.close()
         if smtp.failure is None and current is not None and current.connected:
-            cache.line((address, self.opts.smtp_port, self.target.host)).session = current
+            line = cache.line((address, self.opts.smtp_port))
+            if line.session is None and not line.lock.locked():
+                line.session = current  # the pool's connection to this address
+            else:  # the address has one already (another name's): one is enough
+                await current.quit()
+                current.close()
         tls = "none" if not script.offered or script.tls is None else script.tls_mode
         return Transport(self.label, smtp, tls)
+
+
+def covers(transport: Transport, name: str) -> bool:
+    """Whether the SMTP transport part found for another name of the same address holds for
+    exchanger ``name`` too, so that it need not be probed again.
+
+    The banner, EHLO and STARTTLS do not depend on the name a sender knows the server by; only
+    the certificate check does (and SNI: mailprobe sends the name, as few MTAs do). So it holds
+    when no TLS was negotiated, or when the certificate was trusted and its names cover
+    ``name`` (e.g. ``*.mail.protection.outlook.com`` for every customer's exchanger name).
+    An untrusted or mismatched certificate is checked again under each name.
+    """
+    tls = transport.smtp.tls
+    if tls is None:  # no TLS, or the session failed before it: the same under any name
+        return True
+    return tls.verified and name_matches_certificate(name, tls.sans)
 
 
 #: The finding codes of the two envelope probes, by outcome.

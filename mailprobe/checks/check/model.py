@@ -49,6 +49,8 @@ class CheckOptions:
     sender: str = ""
     relay: bool = True
     connections: int = 4
+    #: New connections per minute per exchanger address (None: no rate).
+    connect_rate: int | None = 30
     mta_sts_url: str | None = None
     ca_file: str | None = None
     dkim_selectors: tuple[str, ...] = ()
@@ -61,6 +63,10 @@ class CheckOptions:
     #: The exchanger probes shared by the domains of a run (``shared.ExchangerCache``); None:
     #: this check alone (a private cache that keeps no connection open after it).
     cache: ExchangerCache | None = None
+
+    def new_limits(self) -> ConnectionLimits:
+        """The connection limits these options ask for (one per run, shared by its domains)."""
+        return ConnectionLimits(self.connections, self.connect_rate)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -142,6 +148,42 @@ class Summary:
     status: str
 
 
+ChangeArea = Literal[
+    "domain",
+    "exit-code",
+    "mx",
+    "address",
+    "spf",
+    "dmarc",
+    "dmarc-policy",
+    "mta-sts",
+    "mta-sts-mode",
+    "tls-rpt",
+    "finding",
+    "certificate",
+    "relay",
+]
+ChangeKind = Literal["added", "removed", "changed"]
+
+
+@dataclasses.dataclass(frozen=True)
+class Change:
+    """One difference from the same domain in the baseline run (``check --baseline``).
+
+    ``area`` says what changed, ``subject`` which one (an exchanger, an address, a finding's
+    code and subject; empty for the domain's own records), ``before``/``after`` the values as
+    text (None when absent on that side) and ``regression`` whether it got worse.
+    """
+
+    area: ChangeArea
+    kind: ChangeKind
+    subject: str
+    before: str | None
+    after: str | None
+    regression: bool
+    summary: str
+
+
 @dataclasses.dataclass(frozen=True)
 class CheckReport:
     """The whole checklist of one domain. JSON field names are the field names."""
@@ -159,6 +201,8 @@ class CheckReport:
     policy: PolicyReport | None
     summary: Summary
     seconds: float
+    #: What changed since the same domain in the ``--baseline`` run; empty without one.
+    changes: tuple[Change, ...] = ()
 
     @property
     def findings(self) -> tuple[Finding, ...]:

@@ -21,7 +21,6 @@ from mailprobe.checks.check.steps import make_step, soften_private, summarize
 from mailprobe.checks.ehlo import get_profile
 from mailprobe.errors import ProbeError
 from mailprobe.model import Finding, Severity
-from mailprobe.smtp.session import ConnectionLimits
 
 if TYPE_CHECKING:
     from mailprobe.checks.policy import PolicyReport
@@ -74,7 +73,7 @@ async def run_check(
 
     opts = options or CheckOptions()
     if opts.limits is None:
-        opts = dataclasses.replace(opts, limits=ConnectionLimits(opts.connections))
+        opts = dataclasses.replace(opts, limits=opts.new_limits())
     if opts.cache is None:
         private = ExchangerCache(keep_sessions=False)
         try:

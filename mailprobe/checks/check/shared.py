@@ -6,15 +6,17 @@ that concurrent domains await together (the first asks, the others wait for that
 
 * per address and port: the reachability (connect, banner);
 * per address, port and exchanger name: the SMTP transport part (EHLO, verbs, STARTTLS and the
-  certificate). Keyed by the name too, because the certificate is checked against the name the
-  domain knows the exchanger by;
+  certificate). Keyed by the name because the certificate is checked against the name the
+  domain knows the exchanger by; a name that the certificate seen under another name covers
+  (trusted, e.g. a wildcard) reuses that probe (``exchange.covers``), so a provider giving
+  every customer its own exchanger name on shared addresses is still probed once per address;
 * per address and port: the relay battery. Whether a server relays is a property of the server,
   and running the battery once per hosted domain is exactly the load that trips rate limits;
   a domain that reuses another's battery gets a ``check.shared-exchanger`` note naming it.
 
 What depends on the domain is still asked for every domain: MAIL FROM:<>, RCPT TO postmaster
-of the domain (and --to) on the exchanger's pooled connection (``_Line``: one kept-open
-session per address and name, used by one domain at a time and reopened when dropped).
+of the domain (and --to) on the exchanger's pooled connection (``Line``: one kept-open
+session per address, used by one domain at a time and reopened when dropped).
 Findings taken from the cache are renamed to the exchanger as the reusing domain knows it.
 """
 
@@ -79,10 +81,10 @@ class ExchangerCache:
         self.keep_sessions = keep_sessions
         self.opened: dict[tuple[str, int], asyncio.Task[Opened]] = {}
         self.transport: dict[tuple[str, int, str], asyncio.Task[Transport]] = {}
-        self.lines: dict[tuple[str, int, str], Line] = {}
+        self.lines: dict[tuple[str, int], Line] = {}
         self.relay: dict[tuple[str, int], asyncio.Task[tuple[str, str, RelayReport]]] = {}
 
-    def line(self, key: tuple[str, int, str]) -> Line:
+    def line(self, key: tuple[str, int]) -> Line:
         if key not in self.lines:
             self.lines[key] = Line()
         return self.lines[key]

@@ -43,5 +43,7 @@ SUMMARY_MAX = 600
 
 def _printable(text: str, limit: int) -> str:
     """Summaries quote DNS and HTTP data: no control characters (terminal escapes), bounded."""
+    if text.isprintable():
+        return text if len(text) <= limit else text[: limit - 1] + "…"
     flat = "".join(ch if ch.isprintable() else "\ufffd" for ch in text)
     return flat if len(flat) <= limit else flat[: limit - 1] + "…"

@@ -48,6 +48,7 @@ def relay_findings(
     reconnects: int,
     desynced: int = 0,
     reply_seconds: float | None = None,
+    throttled: int = 0,
 ) -> tuple[Finding, ...]:
     """Turn the battery's results into findings (codes ``relay.*``), worst first."""
     found: list[Finding] = []
@@ -193,6 +194,15 @@ def relay_findings(
                 "the battery reconnected",
                 "",
                 subject,
+            )
+        )
+    if throttled:
+        found.append(
+            make(
+                "smtp.throttled",
+                f"{throttled} of the battery's connections were first answered 421 (too many "
+                "connections / try later): mailprobe waited and connected again",
+                subject=subject,
             )
         )
     if authenticated is not None:

@@ -139,6 +139,7 @@ async def check_relay(host: str, options: RelayOptions | None = None) -> RelayRe
         reconnects=battery.reconnects,
         desynced=battery.desynced,
         reply_seconds=_reply_seconds(battery),
+        throttled=sum(1 for conn in battery.conns if conn.session.throttled),
     )
     return RelayReport(
         target=host,
