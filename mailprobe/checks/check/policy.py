@@ -11,12 +11,15 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import functools
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from mailprobe.checks.check.model import CheckOptions, Target
 
 if TYPE_CHECKING:
+    import ssl
+
     from mailprobe.checks.policy import (
         DkimReport,
         DmarcReport,
@@ -51,11 +54,18 @@ class _Lookups:
     dkim: tuple[DkimReport, ...]
 
 
+@functools.lru_cache(maxsize=4)
+def _https_context(ca_file: str) -> ssl.SSLContext:
+    """The MTA-STS fetch's TLS context trusting ``ca_file`` (one per run, not per domain)."""
+    import ssl
+
+    return ssl.create_default_context(cafile=ca_file)
+
+
 async def _policy_lookups(
     domain: str, resolver: Resolver, targets: Sequence[Target], opts: CheckOptions
 ) -> _Lookups:
     """Everything of the policy step that does not need a certificate, run now."""
-    import ssl
 
     from mailprobe.checks.policy import (
         check_dkim,
@@ -69,7 +79,7 @@ async def _policy_lookups(
     addresses = list(dict.fromkeys(a for t in targets for a in t.addresses))
     verify: ssl.SSLContext | bool = True
     if opts.ca_file:
-        verify = ssl.create_default_context(cafile=opts.ca_file)
+        verify = _https_context(opts.ca_file)
     tlsa = [resolver.query(f"_25._tcp.{h}", "TLSA") for h in hosts]
     spf, dmarc, mta_sts, tls_rpt, dkim, _tlsa = await asyncio.gather(
         check_spf(domain, resolver, addresses, null_mx=not targets),
