@@ -18,6 +18,7 @@ The file is TOML with flat keys, at ``$XDG_CONFIG_HOME/mailprobe/config.toml`` (
     recipient = "postmaster@example.org"
     concurrency = 64
     connect_rate = 30                # check: new connections per minute per exchanger address
+    blocklist_zones = ["zen.spamhaus.org", "bl.spamcop.net"]   # blocklist, check: the lists
 """
 
 from __future__ import annotations
@@ -46,6 +47,7 @@ class Settings:
     recipient: str | None = None
     concurrency: int = 64
     connect_rate: int = 30
+    blocklist_zones: tuple[str, ...] = ()
     #: Where the file layer came from (None when no file was read); not a setting.
     config_file: str | None = None
     #: (key, where its value came from) for every value not built in; not a setting.
@@ -79,6 +81,7 @@ _KINDS: dict[str, type] = {
     "recipient": str,
     "concurrency": int,
     "connect_rate": int,
+    "blocklist_zones": list,
 }
 _LIMITS: dict[str, tuple[float, float]] = {
     "timeout": (0.01, 3600.0),
@@ -98,6 +101,14 @@ def default_config_path(environ: Mapping[str, str] | None = None) -> Path:
 
 def _coerce(source: str, key: str, value: Any) -> Any:
     kind = _KINDS[key]
+    if kind is list:  # a TOML array of strings, or (environment) a comma-separated string
+        items = value.split(",") if isinstance(value, str) else value
+        if not isinstance(items, list | tuple) or not all(isinstance(i, str) for i in items):
+            raise ConfigError(source, key, f"expected a list of strings, got {value!r}")
+        names = tuple(i.strip() for i in items if i.strip())
+        if not names or any(not n.isprintable() for n in names):
+            raise ConfigError(source, key, "expected non-empty, printable names")
+        return names
     try:
         if kind is str:
             if not isinstance(value, str):

@@ -85,9 +85,67 @@ AREAS: dict[str, str] = {
     "tlsrpt": "TLS reporting records (RFC 8460) (check)",
     "dane": "DANE TLSA records (RFC 7672) (check)",
     "dkim": "DKIM key records (RFC 6376) (check)",
+    "blocklist": "DNS blocklists of addresses and domains (blocklist, check)",
 }
 
 _ENTRIES: tuple[CatalogueEntry, ...] = (
+    _e(
+        "blocklist.listed",
+        FAIL,
+        "The address or domain is on a blocklist: receivers using it refuse its mail",
+        "Find and stop the cause first (a compromised account or host, an open relay, a "
+        "form that mails anyone), then ask the list for removal.",
+    ),
+    _e(
+        "blocklist.policy-listed",
+        WARN,
+        "The address is on a policy list of end-user addresses (e.g. Spamhaus PBL)",
+        "Normal for a home or office connection that sends through a smarthost; a server that "
+        "delivers mail to other servers itself, or an MX, must not be on it: ask the ISP (or "
+        "the list, for one address) to take it off, or send through a smarthost.",
+    ),
+    _e(
+        "blocklist.collateral",
+        INFO,
+        "The address's network or provider is listed, not the address itself",
+        "Only the provider can change it; if receivers use the list, ask the provider to act "
+        "or move the server to a cleaner network.",
+    ),
+    _e("blocklist.not-listed", OK, "The address or domain is on none of the lists asked"),
+    _e(
+        "blocklist.query-refused",
+        WARN,
+        "A list refused the query (an error code, not a listing): its answer is unknown",
+        "Ask through your own resolver rather than a public one (8.8.8.8, 1.1.1.1, 9.9.9.9) "
+        "with --server, stay under the list's free-use limits, or use the list's paid data "
+        "service (e.g. a Spamhaus DQS key: --zone KEY.zen.dq.spamhaus.net).",
+    ),
+    _e(
+        "blocklist.untrusted",
+        WARN,
+        "A list does not answer its own test point, so its 'not listed' means nothing",
+        "Ask through your own resolver (--server): lists such as Spamhaus answer public "
+        "resolvers as if nothing were listed. If it persists, the list may be gone: drop it.",
+    ),
+    _e(
+        "blocklist.lists-everything",
+        WARN,
+        "A list answers 'listed' for everything (broken, or its domain was taken over)",
+        "Do not use this list: remove it from the mail server's configuration and from --zone.",
+    ),
+    _e(
+        "blocklist.unanswered",
+        INFO,
+        "A list gave no answer (timeout, SERVFAIL, REFUSED): not checked there",
+        "Check that the DNS server (--server) can reach the list's name servers; some lists "
+        "answer only registered resolvers.",
+    ),
+    _e(
+        "blocklist.no-address",
+        WARN,
+        "The host or the domain's exchangers have no address to look up",
+        "Check the name: it has no A or AAAA record (see mailprobe mx).",
+    ),
     _e(
         "auth.failed",
         FAIL,

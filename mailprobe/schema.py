@@ -34,6 +34,7 @@ RESULTS = {
     "ehlo": "mailprobe.checks.ehlo:EhloResults",
     "relay-test": "mailprobe.checks.relay:RelayRun",
     "check": "mailprobe.checks.check:CheckReport",
+    "blocklist": "mailprobe.checks.blocklist:BlocklistReport",
 }
 #: Modules whose names may appear in annotations (also those imported for type checking only).
 _NAMESPACE_MODULES = (
@@ -45,6 +46,7 @@ _NAMESPACE_MODULES = (
     "mailprobe.checks.relay",
     "mailprobe.checks.policy",
     "mailprobe.checks.check",
+    "mailprobe.checks.blocklist",
     "mailprobe.ndr.model",
 )
 

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 import typer
 
 from mailprobe import __version__
+from mailprobe.cli import blocklist as blocklist_cmd
 from mailprobe.cli import check as check_cmd
 from mailprobe.cli import ehlo as ehlo_cmd
 from mailprobe.cli import findings as findings_cmd
@@ -88,6 +89,11 @@ app.command(
 app.command(
     "check", cls=PlainHelpCommand, short_help="Run the inbound mail-flow checklist of a domain."
 )(check_cmd.check)
+app.command(
+    "blocklist",
+    cls=PlainHelpCommand,
+    short_help="Look addresses, hosts and a domain's exchangers up on DNS blocklists.",
+)(blocklist_cmd.blocklist)
 app.command("findings", cls=PlainHelpCommand, short_help="List the finding codes, or explain one.")(
     findings_cmd.findings
 )

@@ -37,6 +37,7 @@ def _check(
     expect: str | None,
     rcpt: str | None,
     no_relay: bool,
+    no_blocklist: bool,
     connections: int,
     connect_rate: int | None,
     concurrency: int | None,
@@ -95,6 +96,13 @@ def _check(
     if mta_sts_url is not None:
         check_url_host(mta_sts_url, "--mta-sts-url")
     check_output_file(html, "--html")  # said before the run, not as a late second error
+    if cfg.blocklist_zones and not no_blocklist:
+        from mailprobe.checks.blocklist import select_lists
+
+        try:
+            select_lists(cfg.blocklist_zones)
+        except UsageError as exc:
+            raise cfg.error("blocklist_zones", str(exc)) from None
     previous = None
     if baseline is not None:  # read, checked and indexed before the run (bad file: exit 2)
         from mailprobe.checks.check.baseline import load_baseline
@@ -113,6 +121,8 @@ def _check(
         rcpt=rcpt,
         sender="",
         relay=not no_relay,
+        blocklist=not no_blocklist,
+        blocklist_zones=tuple(cfg.blocklist_zones),
         connections=connections,
         connect_rate=connect_rate or cfg.connect_rate,
         mta_sts_url=mta_sts_url,
@@ -129,6 +139,7 @@ def _check(
         "expect": profile,
         "rcpt": rcpt,
         "relay": not no_relay,
+        "blocklist": not no_blocklist,
         "connections": connections,
         "connect_rate": connect_rate or cfg.connect_rate,
         "mta_sts_url": mta_sts_url,

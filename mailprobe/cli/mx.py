@@ -170,8 +170,10 @@ def _run(
     return [r for r in results if r is not None]
 
 
-def _collect_domains(arguments: list[str], file: Path | None) -> list[tuple[str, str]]:
-    """(where it came from, domain) for every domain given, in input order."""
+def _collect_domains(
+    arguments: list[str], file: Path | None, noun: str = "domain"
+) -> list[tuple[str, str]]:
+    """(where it came from, item) for every domain (or other ``noun``) given, in input order."""
     from mailprobe.files import read_stream_text, read_text
 
     names: list[tuple[str, str]] = []
@@ -191,7 +193,7 @@ def _collect_domains(arguments: list[str], file: Path | None) -> list[tuple[str,
             # bounded, a file or a pipe with a writer (mailprobe/files.py)
             names.extend(_read_lines(read_text(file, "--file"), str(file)))
     if not names:
-        raise UsageError("give at least one domain, or -f FILE (see 'mailprobe mx --help')")
+        raise UsageError(f"give at least one {noun}, or -f FILE (see 'mailprobe --help')")
     return names
 
 

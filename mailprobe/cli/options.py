@@ -582,6 +582,15 @@ CHECK: tuple[Opt, ...] = (
     ),
     Opt("no_relay", ("--no-relay",), "flag", bool, False, help="Skip the relay battery."),
     Opt(
+        "no_blocklist",
+        ("--no-blocklist",),
+        "flag",
+        bool,
+        False,
+        help="Skip the blocklist step (lists: config key blocklist_zones, else the default set "
+        "of 'mailprobe blocklist').",
+    ),
+    Opt(
         "connections",
         ("--connections",),
         py_type=int,
@@ -714,6 +723,89 @@ NDR: tuple[Opt, ...] = (
     ),
 )
 
+# -- mailprobe blocklist -------------------------------------------------------------------------
+
+BLOCKLIST: tuple[Opt, ...] = (
+    Opt(
+        "targets",
+        kind="arguments",
+        metavar="TARGET",
+        help="IPv4 or IPv6 addresses, or host names (their addresses, and the name on domain "
+        "lists); '-' reads them from stdin.",
+        show_default=False,
+    ),
+    Opt(
+        "file",
+        ("-f", "--file"),
+        py_type=Path,
+        metavar="FILE",
+        help="Read targets from FILE ('-' for stdin), one per line; '#' starts a comment.",
+    ),
+    Opt(
+        "mx",
+        ("--mx",),
+        "multi",
+        metavar="DOMAIN",
+        help="Every exchanger address of DOMAIN, and DOMAIN on domain lists; repeatable.",
+        show_default=False,
+    ),
+    Opt(
+        "zone",
+        ("--zone",),
+        "multi",
+        metavar="NAME[@ADDR[:PORT]]",
+        help="Ask this list instead of the default set (repeatable); @ADDR: ask that DNS "
+        "server for it (a local mirror). Config key blocklist_zones.",
+        config_key="blocklist_zones",
+        show_default=False,
+    ),
+    Opt(
+        "add_zone",
+        ("--add-zone",),
+        "multi",
+        metavar="NAME[@ADDR[:PORT]]",
+        help="Ask this list as well as the default (or --zone) set; repeatable.",
+        show_default=False,
+    ),
+    Opt(
+        "server",
+        names.DNS_SERVER,
+        "multi",
+        metavar="ADDR[:PORT]",
+        help="DNS server to ask (your own resolver: lists refuse public ones); repeat for "
+        "fallbacks.",
+        config_key="dns_server",
+        show_default=False,
+    ),
+    Opt(
+        "self_test",
+        ("--self-test",),
+        "pair",
+        bool,
+        True,
+        off_names=("--no-self-test",),
+        help="Ask each list for its test point first: a list that does not answer it cannot "
+        "say 'not listed'.",
+    ),
+    Opt(
+        "concurrency",
+        ("--concurrency",),
+        py_type=int,
+        min=1,
+        max=4096,
+        metavar="N",
+        help="Lookups in flight at once (default 256).",
+    ),
+    Opt(
+        "list_lists",
+        ("--list",),
+        "flag",
+        bool,
+        False,
+        help="Show the lists mailprobe knows, their answer codes and removal, and exit.",
+    ),
+)
+
 # -- mailprobe findings --------------------------------------------------------------------------
 
 FINDINGS: tuple[Opt, ...] = (
@@ -734,6 +826,7 @@ COMMANDS: dict[str, tuple[Opt, ...]] = {
     "ehlo": EHLO,
     "relay-test": RELAY_TEST,
     "check": CHECK,
+    "blocklist": BLOCKLIST,
     "findings": FINDINGS,
 }
 #: The commands with a typer-free quick path that parses by their table (``parse_quick``).

@@ -58,6 +58,7 @@ def render_batch_summary(
     console: Console,
     reports: Sequence[DomainResult],
     throttled: Mapping[str, int] | None = None,
+    noun: str = "domains",
 ) -> None:
     """Print the summary of a batch of domains; ``throttled``: the exchanger addresses that
     answered 421 "try later" during the run, with how many times (``check``)."""
@@ -65,7 +66,7 @@ def render_batch_summary(
     for report in reports:
         by_status[_STATUS.get(report.exit_code, "incomplete")].append(report.domain)
     console.rule(style="dim")
-    head = Text(f"Summary: {len(reports)} domains: ", style="bold")
+    head = Text(f"Summary: {len(reports)} {noun}: ", style="bold")
     head.append(", ".join(f"{len(names)} {status}" for status, names in by_status.items()))
     console.print(head)
     for status in ("problem", "incomplete"):

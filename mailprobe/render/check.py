@@ -149,6 +149,13 @@ def _smtp_one(console: Console, check: SmtpCheck, verbose: int) -> None:
         render_transcript(console, check.transcript, title=f"transcript {check.host}")
 
 
+def _blocklist(console: Console, report: CheckReport, verbose: int) -> None:
+    from mailprobe.render.blocklist import render_item_line
+
+    for item in report.blocklist:
+        render_item_line(console, item)
+
+
 def _relay(console: Console, report: CheckReport, verbose: int) -> None:
     for relay in report.relay:
         style = {"open": "bold red", "closed": "green"}.get(relay.verdict, "yellow")
@@ -206,6 +213,7 @@ _DETAILS: dict[str, Callable[[Console, CheckReport, int], None]] = {
     "reachability": _reachability,
     "smtp": _smtp,
     "relay": _relay,
+    "blocklist": _blocklist,
     "policy": _policy,
     "baseline": _baseline,
 }
@@ -269,7 +277,9 @@ def progress_display(
             cells: list[Text] = [Text(domain)]
             for step in STEPS:
                 mark, style = _STATE_MARK.get(state[step], ("?", ""))
-                cells.append(Text(f"{mark} {state[step]}", style=style))
+                # the mark alone when the terminal is narrow: seven columns of words do not fit
+                shown = f"{mark} {state[step]}" if console.width >= 120 else mark
+                cells.append(Text(shown, style=style))
             grid.add_row(*cells)
         return grid
 

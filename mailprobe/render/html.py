@@ -349,6 +349,31 @@ def _relay(report: CheckReport) -> str:
     return _table(["Exchanger", "Address", "Verdict"], rows) if rows else ""
 
 
+def _blocklist(report: CheckReport) -> str:
+    """Per public exchanger address and the domain: where listed (codes), else clean or
+    unknown (the list's reason text is the peer's: escaped and marked as such)."""
+    rows = []
+    for item in report.blocklist:
+        listed = "; ".join(
+            f"{x.name} ({', '.join(x.codes)}: {'; '.join(x.meanings)})" for x in item.listed
+        )
+        unknown = ", ".join(
+            x.name for x in item.listings if x.status in ("untrusted", "refused", "error")
+        )
+        clean = sum(1 for x in item.listings if x.status == "not-listed")
+        if listed:
+            verdict = f'<span class="sev-fail">listed</span> {esc(listed)}'
+        else:
+            verdict = f'<span class="sev-ok">not listed</span> on {clean} lists' if clean else "-"
+        if unknown:
+            verdict += f' <span class="sev-warn">unknown on {esc(unknown)}</span>'
+        reasons = " ".join(x.reason for x in item.listed if x.reason)
+        if reasons:
+            verdict += f'<div class="peer">{esc(reasons)}</div>'
+        rows.append([esc(item.item), esc(item.source or "-"), verdict])
+    return _table(["Address or domain", "Exchanger", "Lists"], rows) if rows else ""
+
+
 def _policy(report: CheckReport) -> str:
     if report.policy is None:
         return ""
@@ -377,6 +402,7 @@ _DETAILS = {
     "reachability": _reachability,
     "smtp": _smtp,
     "relay": _relay,
+    "blocklist": _blocklist,
     "policy": _policy,
     "baseline": _baseline,
 }

@@ -268,7 +268,7 @@ def test_healthy_domain_exit_0(lab: Lab, capsys: pytest.CaptureFixture[str]) -> 
     assert code == 0, json.dumps(doc["results"]["summary"], indent=1)
     assert doc["command"] == "check" and doc["status"] == "healthy" and doc["errors"] == []
     steps = steps_of(doc)
-    assert list(steps) == ["dns", "reachability", "smtp", "relay", "policy"]
+    assert list(steps) == ["dns", "reachability", "smtp", "relay", "blocklist", "policy"]
     assert {name: s["status"] for name, s in steps.items()} == dict.fromkeys(steps, "ok")
     assert codes(steps["dns"])["mx.non-public-address"] == "info"  # --allow-private
     expected_smtp = {
@@ -309,8 +309,9 @@ def test_healthy_domain_terminal_report(lab: Lab, capsys: pytest.CaptureFixture[
         "2. Reachability  OK",
         "3. SMTP  OK",
         "4. Relay  SKIPPED (--no-relay)",
-        "5. Policy records  OK",
-        "6. Summary  HEALTHY",
+        "5. Blocklists  OK",
+        "6. Policy records  OK",
+        "7. Summary  HEALTHY",
         "exit code 0",
     ):
         assert line in out
@@ -382,7 +383,7 @@ def test_nxdomain_skips_dependent_steps(lab: Lab, capsys: pytest.CaptureFixture[
     assert code == 1
     steps = steps_of(doc)
     assert codes(steps["dns"])["mx.domain-nxdomain"] == "fail"
-    for name in ("reachability", "smtp", "relay", "policy"):
+    for name in ("reachability", "smtp", "relay", "blocklist", "policy"):
         assert steps[name]["status"] == "skipped"
         assert steps[name]["reason"].startswith("DNS step:")
 

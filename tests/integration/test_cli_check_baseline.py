@@ -197,11 +197,11 @@ def test_regressions_exit_1_and_name_exactly_what_changed(
     # the same in the terminal: a "Changes since baseline" section before the summary
     code, out, _err = run(capsys, [*fresh.args("a.base.test", "--baseline", str(previous))])
     assert code == 1
-    assert "6. Changes since baseline  PROBLEMS FOUND" in out
+    assert "7. Changes since baseline  PROBLEMS FOUND" in out
     assert "REGRESSION  DMARC policy p=reject -> p=none" in out
     assert "REGRESSION  MX 20 mx2.base.test removed" in out
     assert "change      SPF record changed: " in out
-    assert out.index("6. Changes since baseline") < out.index("7. Summary")
+    assert out.index("7. Changes since baseline") < out.index("8. Summary")
     assert "Not checked this run" not in out
 
     # and for monitoring: the regressions in the Nagios performance data
@@ -258,6 +258,7 @@ def test_nothing_changed_no_section_and_same_exit(
         "reachability",
         "smtp",
         "relay",
+        "blocklist",
         "policy",
     ]
 

@@ -231,13 +231,14 @@ def test_the_root_declares_the_global_options() -> None:
 
 def _records() -> dict[str, Any]:
     """Per command: what takes the parsed values by dest (a dataclass or a typed function)."""
-    from mailprobe.cli import check, findings, mx, ndr, relay
+    from mailprobe.cli import blocklist, check, findings, mx, ndr, relay
 
     return {
         "ehlo": ehlo_run.EhloArgs,
         "mx": mx._mx,
         "relay-test": relay._relay_test,
         "check": check._check,
+        "blocklist": blocklist._blocklist,
         "ndr": ndr._ndr,
         "findings": findings._findings,
     }

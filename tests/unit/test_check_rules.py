@@ -258,6 +258,8 @@ def test_sample_report_json_shape() -> None:
         "policy",
         "summary",
         "seconds",
+        "blocklist",
+        "blocklist_zones",
         "changes",
     }
     assert "_certificate" not in results["smtp"][0]

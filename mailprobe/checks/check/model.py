@@ -18,12 +18,13 @@ from mailprobe.smtp.servers import ServerGuess
 from mailprobe.smtp.session import ConnectionLimits, TranscriptLine
 
 if TYPE_CHECKING:
+    from mailprobe.checks.blocklist import CheckedItem, ZoneHealth
     from mailprobe.checks.check.shared import ExchangerCache
     from mailprobe.checks.mx import MxReport
     from mailprobe.checks.policy import PolicyReport
     from mailprobe.checks.relay import RelayReport
 
-StepName = Literal["dns", "reachability", "smtp", "relay", "policy"]
+StepName = Literal["dns", "reachability", "smtp", "relay", "blocklist", "policy"]
 StepStatus = Literal["ok", "problem", "incomplete", "skipped"]
 
 #: The checklist, in report order: step name -> section title.
@@ -32,6 +33,7 @@ STEPS: dict[str, str] = {
     "reachability": "Reachability",
     "smtp": "SMTP",
     "relay": "Relay",
+    "blocklist": "Blocklists",
     "policy": "Policy records",
 }
 
@@ -48,6 +50,10 @@ class CheckOptions:
     rcpt: str | None = None
     sender: str = ""
     relay: bool = True
+    #: Look every public exchanger address (and the domain) up on DNS blocklists.
+    blocklist: bool = True
+    #: The lists (``--zone`` specs of ``mailprobe blocklist``); empty: the default set.
+    blocklist_zones: tuple[str, ...] = ()
     connections: int = 4
     #: New connections per minute per exchanger address (None: no rate).
     connect_rate: int | None = 30
@@ -201,6 +207,10 @@ class CheckReport:
     policy: PolicyReport | None
     summary: Summary
     seconds: float
+    #: The blocklist step: every public exchanger address and the domain, each list's answer.
+    blocklist: tuple[CheckedItem, ...] = ()
+    #: The lists asked and whether their answers could be used (their self-test).
+    blocklist_zones: tuple[ZoneHealth, ...] = ()
     #: What changed since the same domain in the ``--baseline`` run; empty without one.
     changes: tuple[Change, ...] = ()
 

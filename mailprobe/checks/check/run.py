@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 from mailprobe.checks.check.exchange import _exchanges
@@ -23,6 +23,7 @@ from mailprobe.errors import ProbeError
 from mailprobe.model import Finding, Severity
 
 if TYPE_CHECKING:
+    from mailprobe.checks.blocklist import CheckedItem, ZoneHealth
     from mailprobe.checks.policy import PolicyReport
     from mailprobe.checks.relay import RelayReport
     from mailprobe.dns import Resolver
@@ -100,6 +101,11 @@ async def run_check(
     if targets is not None:
         policy_task = asyncio.ensure_future(_policy_lookups(ascii_name, resolver, targets, opts))
         progress("policy", "running")
+
+    blocklist_task: asyncio.Task[_Blocklisted] | None = None
+    if targets is not None and opts.blocklist:
+        blocklist_task = asyncio.ensure_future(_blocklists(ascii_name, targets, resolver, opts))
+        progress("blocklist", "running")
 
     exchanges = _exchanges(targets or [], ascii_name, opts)
     relay_tasks: list[asyncio.Task[RelayReport]] = []
@@ -188,6 +194,28 @@ async def run_check(
                 )
             )
 
+    blocklisted = _Blocklisted((), ())
+    if not opts.blocklist:
+        steps.append(make_step("blocklist", skipped="--no-blocklist"))
+        progress("blocklist", "skipped")
+    elif blocklist_task is None:
+        steps.append(
+            make_step("blocklist", skipped=f"DNS step: {no_target_reason or 'MX lookup failed'}")
+        )
+        progress("blocklist", "skipped")
+    else:
+        from mailprobe.checks.blocklist import item_findings, zone_findings
+
+        blocklisted = await blocklist_task
+        steps.append(
+            make_step(
+                "blocklist",
+                item_findings(blocklisted.items)
+                + zone_findings(blocklisted.zones, blocklisted.items),
+            )
+        )
+        progress("blocklist", "done")
+
     policy: PolicyReport | None = None
     if policy_task is None:
         steps.append(
@@ -221,7 +249,40 @@ async def run_check(
         policy=policy,
         summary=summarize(ordered),
         seconds=round(time.monotonic() - started, 3),
+        blocklist=blocklisted.items,
+        blocklist_zones=blocklisted.zones,
     )
+
+
+@dataclasses.dataclass(frozen=True)
+class _Blocklisted:
+    items: tuple[CheckedItem, ...]
+    zones: tuple[ZoneHealth, ...]
+
+
+async def _blocklists(
+    domain: str, targets: Sequence[Target], resolver: Resolver, opts: CheckOptions
+) -> _Blocklisted:
+    """The blocklist step: every public exchanger address, and the domain on domain lists.
+    Loopback, private and other non-public addresses are not asked (public lists know nothing
+    of them, and 127.0.0.2 is every list's test point). The run's resolver caches the answers,
+    so an address shared by many domains of a batch is looked up once."""
+    import ipaddress
+
+    from mailprobe.checks.blocklist import Session, select_lists
+
+    session = Session(select_lists(opts.blocklist_zones), resolver)
+    items: dict[str, str] = {}
+    for target in targets:
+        for address in target.addresses:
+            if ipaddress.ip_address(address).is_global:
+                items.setdefault(address, target.host)
+    items[domain] = ""
+    try:
+        checked = await asyncio.gather(*(session.check_item(i, s) for i, s in items.items()))
+        return _Blocklisted(tuple(checked), await session.zones())
+    finally:
+        await session.aclose()
 
 
 def _rcpt_note(opts: CheckOptions, domain: str) -> list[Finding]:
