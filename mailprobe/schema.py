@@ -163,6 +163,19 @@ def build_schema() -> dict[str, Any]:
                 "additionalProperties": False,
             }
             results = {"anyOf": [results, profiles]}
+        if command == "blocklist":  # `blocklist --list` prints the lists it knows instead
+            known = {
+                "type": "object",
+                "properties": {
+                    "lists": {
+                        "type": "array",
+                        "items": builder.of(_load("mailprobe.checks.blocklist:Blocklist")),
+                    }
+                },
+                "required": ["lists"],
+                "additionalProperties": False,
+            }
+            results = {"anyOf": [results, known]}
         by_command.append(
             {
                 "properties": {"command": {"enum": [command]}, "results": results},

@@ -2,6 +2,7 @@
 # Installs everything the tests, lint and type checks need on a fresh Debian machine:
 # the real servers the integration tests start on loopback (Postfix, Cyrus SASL tools, and
 # Exim and Haraka in /opt/mailprobe-test by scripts/install-test-mtas.sh),
+# rbldnsd (the DNSBL server of the blocklist tests),
 # tools the benchmarks compare against (swaks, nmap, kdig), headless Chromium for the HTML
 # report test, and mailprobe itself with its dev extras. Safe to run twice.
 set -euo pipefail
@@ -22,6 +23,7 @@ DEBIAN_PACKAGES=(
     knot-dnsutils      # kdig: bench of mx against one process per query
     knot               # knotd: fast authoritative DNS server for the mx batch bench
     dnsutils           # dig
+    rbldnsd            # real DNSBL server for the blocklist tests and bench (tests/support/rbldnsd.py)
     chromium           # headless browser for the HTML report test
     openssl
     prometheus         # promtool: validates --format prometheus output (test_cli_monitoring.py)
@@ -39,6 +41,12 @@ if command -v apt-get >/dev/null 2>&1; then
         "${DEBIAN_PACKAGES[@]}" >/dev/null
 else
     echo "setup-test-env: apt-get not found; install ${DEBIAN_PACKAGES[*]} yourself" >&2
+fi
+
+# The rbldnsd package enables a system-wide instance (socket unit on *:53, UDP); the tests start
+# their own on loopback, so switch it off where systemd runs.
+if command -v systemctl >/dev/null 2>&1 && [ -d /run/systemd/system ]; then
+    $SUDO systemctl disable --now rbldnsd.socket rbldnsd.service >/dev/null 2>&1 || true
 fi
 
 # Exim (unpacked from its Debian package, never installed: it conflicts with postfix) and

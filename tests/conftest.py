@@ -3,7 +3,7 @@
 Loopback addresses are split between test areas so servers never collide:
 127.0.1.x mx/DNS, 127.0.2.x ehlo, 127.0.3.x relay-test, 127.0.4.x check, 127.0.5.x policy,
 127.0.9.x the Exim (.1-.4) and Haraka (.11-.14) instances, 127.0.12.x the MSP-scale lab
-(tests/support/msp_lab.py).
+(tests/support/msp_lab.py), 127.0.14.x the blocklist servers (tests/support/rbldnsd.py).
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ _SUPPORT = (
     "tests.support.certs",
     "tests.support.https",
     "tests.support.msp_lab",
+    "tests.support.rbldnsd",
 )
 
 pytest_plugins = [name for name in _SUPPORT if importlib.util.find_spec(name) is not None]

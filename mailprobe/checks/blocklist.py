@@ -65,6 +65,23 @@ _LOOPBACK_NET = ipaddress.ip_network("127.0.0.0/8")
 
 
 @dataclasses.dataclass(frozen=True)
+class ListCode:
+    """One answer a list documents: the code (127.x.y.z), what it means, its class."""
+
+    code: str
+    meaning: str
+    list_class: ListClass
+
+
+@dataclasses.dataclass(frozen=True)
+class ErrorCode:
+    """An answer that is an error of the list's provider, never a listing."""
+
+    code: str
+    meaning: str
+
+
+@dataclasses.dataclass(frozen=True)
 class Blocklist:
     """One list as ``blocklists.toml`` describes it (``known`` False: a zone the user named
     that mailprobe has no data for; asked as an address list, any 127/8 answer is a listing)."""
@@ -77,22 +94,22 @@ class Blocklist:
     test: str
     lookup: str
     removal: str
-    codes: tuple[tuple[str, str, ListClass], ...]
-    errors: tuple[tuple[str, str], ...]
+    codes: tuple[ListCode, ...]
+    errors: tuple[ErrorCode, ...]
     known: bool = True
     #: The DNS server of this list alone (``--zone NAME@SERVER``); None: the run's resolver.
     server: str | None = None
 
     def meaning(self, code: str) -> tuple[str, ListClass] | None:
-        for value, meaning, kind in self.codes:
-            if value == code:
-                return meaning, kind
+        for known in self.codes:
+            if known.code == code:
+                return known.meaning, known.list_class
         return None
 
     def error(self, code: str) -> str | None:
-        for value, meaning in self.errors:
-            if value == code:
-                return meaning
+        for known in self.errors:
+            if known.code == code:
+                return known.meaning
         if ipaddress.ip_address(code) in _ERROR_NET:
             return "an error code of the list (127.255.255.x), not a listing"
         return None
@@ -114,10 +131,13 @@ def known_lists() -> tuple[Blocklist, ...]:
     lists = []
     for entry in data["list"]:
         codes = tuple(
-            (value, str(spec["meaning"]), spec["class"])
+            ListCode(value, str(spec["meaning"]), spec["class"])
             for value, spec in entry.get("codes", {}).items()
         )
-        errors = tuple(families.get(entry.get("family", ""), {}).items())
+        errors = tuple(
+            ErrorCode(value, meaning)
+            for value, meaning in families.get(entry.get("family", ""), {}).items()
+        )
         lists.append(
             Blocklist(
                 zone=entry["zone"],
@@ -379,9 +399,9 @@ class Session:
             return dataclasses.replace(base, message="not a list of this kind")
         if kind == "ipv6" and not blocklist.ipv6:
             return dataclasses.replace(base, message="the list has no IPv6 data")
-        health, answer = await asyncio.gather(
-            self.health(blocklist), self.ask(blocklist, query, "A")
-        )
+        task = self.health(blocklist)
+        health = task.result() if task.done() else await task  # once per run, then known
+        answer = await self.ask(blocklist, query, "A")
         if health.status in ("refused", "lists-everything", "unanswered"):
             status: ListingStatus = "refused" if health.status == "refused" else "error"
             return dataclasses.replace(base, status=status, message=health.message)
@@ -447,7 +467,10 @@ class Session:
         return CheckedItem(item, kind, source, tuple(listings))
 
     async def zones(self) -> tuple[ZoneHealth, ...]:
-        return tuple(await asyncio.gather(*(self.health(b) for b in self.lists)))
+        tasks = [self.health(b) for b in self.lists]
+        if all(t.done() for t in tasks):
+            return tuple(t.result() for t in tasks)
+        return tuple(await asyncio.gather(*tasks))
 
 
 def _item_kind(item: str) -> Literal["ipv4", "ipv6", "domain"]:

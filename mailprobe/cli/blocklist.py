@@ -145,26 +145,11 @@ def _show(report: BlocklistReport, inputs_base: dict[str, Any], json_lines: bool
 
 
 def _show_lists(lists: tuple[Blocklist, ...]) -> int:
-    from mailprobe.cli.runtime import print_json
-
     if global_options().json:
-        import dataclasses
-
+        from mailprobe.cli.runtime import print_json
         from mailprobe.model import envelope
 
-        rows = [
-            {
-                **{
-                    k: v
-                    for k, v in dataclasses.asdict(b).items()
-                    if k not in ("codes", "errors", "server", "known")
-                },
-                "codes": [{"code": c, "meaning": m, "class": k} for c, m, k in b.codes],
-                "errors": [{"code": c, "meaning": m} for c, m in b.errors],
-            }
-            for b in lists
-        ]
-        print_json(envelope("blocklist", {"list": True}, {"lists": rows}, 0))
+        print_json(envelope("blocklist", {"list": True}, {"lists": lists}, 0))
         return 0
     from mailprobe.render.blocklist import render_lists
 
@@ -182,6 +167,8 @@ def _run(
 ) -> None:
     """Check every target with one session (lists self-tested once), shown in input order."""
     import asyncio
+    import collections
+    import itertools
 
     from mailprobe.checks.blocklist import Session, check_targets
     from mailprobe.dns import Resolver
@@ -191,15 +178,19 @@ def _run(
     async def main() -> None:
         resolver = Resolver.from_settings(cfg, servers)
         session = Session(lists, resolver, self_test=self_test, concurrency=concurrency)
+        pending: collections.deque[asyncio.Task[BlocklistReport]] = collections.deque()
+        queue = iter(items)
         try:
-            for start in range(0, len(items), _TARGETS_AT_ONCE):
-                chunk = items[start : start + _TARGETS_AT_ONCE]
-                reports = await asyncio.gather(
-                    *(check_targets(target, kind, session) for target, kind in chunk)
-                )
-                for report in reports:
-                    show(report)
+            for target, kind in itertools.islice(queue, _TARGETS_AT_ONCE):
+                pending.append(asyncio.ensure_future(check_targets(target, kind, session)))
+            while pending:  # in input order; a window of targets in flight behind the first
+                report = await pending.popleft()
+                for target, kind in itertools.islice(queue, 1):
+                    pending.append(asyncio.ensure_future(check_targets(target, kind, session)))
+                show(report)
         finally:
+            for task in pending:
+                task.cancel()
             await session.aclose()
             await resolver.aclose()
 

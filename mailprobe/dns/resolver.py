@@ -346,20 +346,27 @@ class Resolver:
         pool = self._udp.get(server)
         if pool is None:
             pool = self._udp[server] = _UdpPool(server)
-        async with self._slots(clock, pool.in_flight):
-            started = time.monotonic()
+        # The in-flight slot by hand (this is the path of every UDP query): a free slot is
+        # taken at once; waiting for one is added to the lookup's deadline, as in ``_slots``.
+        slots = pool.in_flight
+        started = time.monotonic()
+        if not slots.try_acquire():
+            await slots.acquire()
+        try:
             await pool.ready()  # the first socket may wait for the budget: not timed
             clock.deadline += time.monotonic() - started
             timeout = step.start(self.timeout, clock)
             data = await pool.exchange(wire, question, timeout)
-            if len(data) <= 3 or not data[2] & 0x02:
-                return data, "UDP"
-            # TC: ask again over TCP, within what is left of the same step
-            async with self._slots(clock, self._tcp_limit(server), budget) as waited:
-                left = step.end + waited - time.monotonic()
-                if left <= 0:
-                    raise TimeoutError
-                return await _tcp_exchange(server, wire, left), "TCP"
+        finally:
+            slots.release()
+        if len(data) <= 3 or not data[2] & 0x02:
+            return data, "UDP"
+        # TC: ask again over TCP, within what is left of the same step
+        async with self._slots(clock, self._tcp_limit(server), budget) as waited:
+            left = step.end + waited - time.monotonic()
+            if left <= 0:
+                raise TimeoutError
+            return await _tcp_exchange(server, wire, left), "TCP"
 
     async def _doh_exchange(self, server: DnsServer, wire: bytes, timeout: float) -> bytes:
         import httpx

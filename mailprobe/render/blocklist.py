@@ -132,7 +132,8 @@ def render_lists(console: Console, lists: Sequence[Blocklist]) -> None:
         if blocklist.kind == "ip":
             line.append("  IPv4 and IPv6" if blocklist.ipv6 else "  IPv4 only", style="dim")
         console.print(line)
-        for code, meaning, kind in blocklist.codes:
-            print_hanging(console, Text(f"    {code:<13} {kind:<10} {meaning}"), 29)
+        for known in blocklist.codes:
+            text = f"    {known.code:<13} {known.list_class:<10} {known.meaning}"
+            print_hanging(console, Text(text), 29)
         if blocklist.removal:
             print_hanging(console, Text(f"    removal: {blocklist.removal}", style="dim"), 13)

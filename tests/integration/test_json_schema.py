@@ -85,6 +85,9 @@ def test_network_commands_output_conforms(
          str(exchange_relay_denied_peer.port)],
         ["check", "schema.test", "--server", server.spec, "--timeout", "2", "--no-relay"],
         ["check", "no-such.schema.test", "--server", server.spec],
+        ["blocklist", "192.0.2.1", "--server", server.spec, "--timeout", "1"],
+        ["blocklist", "--mx", "schema.test", "--server", server.spec, "--timeout", "1"],
+        ["blocklist", "--list"],
     ]  # fmt: skip
     for argv in runs:
         documents = _json_runs(capsys, *argv)
