@@ -280,3 +280,18 @@ def test_check_has_a_blocklists_step(
     steps = {s["name"]: s for s in json.loads(skipped)["results"]["steps"]}
     assert steps["blocklist"]["status"] == "skipped"
     assert steps["blocklist"]["reason"] == "--no-blocklist"
+
+
+def test_a_lists_reason_never_reaches_the_terminal_raw(capsys: pytest.CaptureFixture[str]) -> None:
+    """The TXT reason is the list's text, like a peer's: controls are shown, not obeyed."""
+    zone = "evil-bl.test"
+    text = '5.2.0.192 A 127.0.0.2\n5.2.0.192 TXT "listed \\027[2J\\027]0;pwned\\007 <b>x</b>"\n'
+    with start_dns_server({zone: text}, address="127.0.14.55") as dns:
+        args = ["192.0.2.5", "--zone", f"{zone}@{dns.spec}", "--no-self-test"]
+        code, out, _err = run(capsys, ["--no-color", "blocklist", *args])
+        json_code, doc = run_json(capsys, args)
+    assert code == json_code == 1
+    assert "\x1b" not in out and "\x07" not in out
+    assert "\\x1b[2J" in out and "<b>x</b>" in out  # visible, and no markup was interpreted
+    reason = listing(doc, "192.0.2.5", zone)["reason"]
+    assert "\x1b" not in reason and reason.startswith("listed \\x1b[2J")
