@@ -5,7 +5,7 @@ _mailprobe() {
     prev="${COMP_WORDS[COMP_CWORD-1]}"
     for ((i = 1; i < COMP_CWORD; i++)); do
         case "${COMP_WORDS[i]}" in
-            ndr|mx|ehlo|relay-test|check|blocklist|findings) sub="${COMP_WORDS[i]}"; break ;;
+            ndr|mx|ehlo|relay-test|check|blocklist|tls|findings) sub="${COMP_WORDS[i]}"; break ;;
         esac
     done
     case "$prev" in
@@ -24,6 +24,7 @@ _mailprobe() {
         "check --expect") COMPREPLY=( $(compgen -W "exchange2000 exchange2003 exchange2007 exchange2010 exchange2013 exchange2016 exchange2019 exchange-internet postfix rfc5321" -- "$cur") ); return 0 ;;
         "check --format") COMPREPLY=( $(compgen -W "text json nagios prometheus" -- "$cur") ); return 0 ;;
         "blocklist --format") COMPREPLY=( $(compgen -W "text json nagios prometheus" -- "$cur") ); return 0 ;;
+        "tls --format") COMPREPLY=( $(compgen -W "text json nagios prometheus" -- "$cur") ); return 0 ;;
         "findings --format") COMPREPLY=( $(compgen -W "text json nagios prometheus" -- "$cur") ); return 0 ;;
     esac
     case "$prev" in
@@ -31,13 +32,14 @@ _mailprobe() {
     esac
     local words=""
     case "$sub" in
-        "") words="--json --timeout --config --no-color -v --verbose --format --version --help -h ndr mx ehlo relay-test check blocklist findings" ;;
+        "") words="--json --timeout --config --no-color -v --verbose --format --version --help -h ndr mx ehlo relay-test check blocklist tls findings" ;;
         ndr) words="--file -f --list --class --subject --search --json --timeout --config --no-color -v --verbose --format --help -h" ;;
         mx) words="-f --file --shard --server -s --dns-server --tcp --doh --dnssec --connect --port -p --smtp-port --concurrency --json --timeout --config --no-color -v --verbose --format --help -h" ;;
         ehlo) words="--port -p --smtp-port --tls --mx --all --server -s --dns-server --helo --expect --expect-verbs --list-profiles --starttls --no-starttls --insecure --ca-file --tls-name --user --password-env --password-file --password --auth-mech --from --to --rcpt --data --subject --body --transcript --session-timeout --json --timeout --config --no-color -v --verbose --format --help -h" ;;
         relay-test) words="--port -p --smtp-port --mx --server -s --dns-server --domain --external --to --rcpt --from --helo --connections -c --starttls --send --relay-only --user --password-env --password-file --password --auth-mech --transcript --session-timeout --json --timeout --config --no-color -v --verbose --format --help -h" ;;
-        check) words="-f --file --shard --server -s --dns-server --port -p --smtp-port --helo --expect --to --rcpt --no-relay --no-blocklist --connections --connect-rate --concurrency --mta-sts-url --ca-file --dkim-selector --html --baseline --dnssec --no-dnssec --allow-private --json --timeout --config --no-color -v --verbose --format --help -h" ;;
+        check) words="-f --file --shard --server -s --dns-server --port -p --smtp-port --helo --expect --to --rcpt --no-relay --tls-scan --no-blocklist --connections --connect-rate --concurrency --mta-sts-url --ca-file --dkim-selector --html --baseline --dnssec --no-dnssec --allow-private --json --timeout --config --no-color -v --verbose --format --help -h" ;;
         blocklist) words="-f --file --mx --zone --add-zone --server -s --dns-server --self-test --no-self-test --concurrency --list --json --timeout --config --no-color -v --verbose --format --help -h" ;;
+        tls) words="--port -p --smtp-port --tls --starttls --mx --all --server -s --dns-server --helo --ca-file --connections --json --timeout --config --no-color -v --verbose --format --help -h" ;;
         findings) words="--json --timeout --config --no-color -v --verbose --format --help -h" ;;
     esac
     COMPREPLY=( $(compgen -W "$words" -- "$cur") )

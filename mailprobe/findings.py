@@ -1000,8 +1000,8 @@ _ENTRIES: tuple[CatalogueEntry, ...] = (
     _e("tls.ok", OK, "TLS works with a trusted certificate for the name"),
     _e(
         "tls.old-version",
-        WARN,
-        "The server negotiated an outdated TLS version",
+        FAIL,
+        "The server negotiated TLS 1.0 or 1.1: insufficient by the NCSC-NL guidelines",
         "Enable TLS 1.2 and 1.3 on the server; TLS 1.0/1.1 are deprecated (RFC 8996).",
     ),
     _e(
@@ -1211,6 +1211,31 @@ _SMTP_ENTRIES: tuple[CatalogueEntry, ...] = (
         "The server advertises STARTTLS but refuses it",
         "Senders that want TLS get a refusal: check the certificate and key configured for "
         "SMTP and the TLS settings, or stop advertising STARTTLS.",
+    ),
+    _e(
+        "tls.grade-insufficient",
+        FAIL,
+        "A TLS setting is insufficient by the NCSC-NL TLS guidelines (mailprobe tls)",
+        "Change the setting as the fix of that area says (Postfix main.cf or Windows/Exchange).",
+    ),
+    _e(
+        "tls.grade-phase-out",
+        WARN,
+        "A TLS setting is to be phased out by the NCSC-NL TLS guidelines (mailprobe tls)",
+        "Plan to remove it; it still passes the public mail tests, so this does not change the "
+        "exit code.",
+        advisory=True,
+    ),
+    _e("tls.grade-ok", OK, "The TLS posture is good or sufficient by the NCSC-NL guidelines"),
+    _e(
+        "tls.not-tested",
+        INFO,
+        "Part of the TLS posture could not be tested from here (said, not guessed)",
+    ),
+    _e(
+        "tls.delivery-note",
+        INFO,
+        "What DANE (TLSA) or an MTA-STS policy in enforce mode means for a certificate change",
     ),
     _e(
         "tls.handshake-failed",

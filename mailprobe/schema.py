@@ -35,6 +35,7 @@ RESULTS = {
     "relay-test": "mailprobe.checks.relay:RelayRun",
     "check": "mailprobe.checks.check:CheckReport",
     "blocklist": "mailprobe.checks.blocklist:BlocklistReport",
+    "tls": "mailprobe.checks.tls_scan.model:TlsScanReport",
 }
 #: Modules whose names may appear in annotations (also those imported for type checking only).
 _NAMESPACE_MODULES = (
@@ -47,6 +48,7 @@ _NAMESPACE_MODULES = (
     "mailprobe.checks.policy",
     "mailprobe.checks.check",
     "mailprobe.checks.blocklist",
+    "mailprobe.checks.tls_scan.model",
     "mailprobe.ndr.model",
 )
 

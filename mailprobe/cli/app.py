@@ -20,6 +20,7 @@ from mailprobe.cli import findings as findings_cmd
 from mailprobe.cli import mx as mx_cmd
 from mailprobe.cli import ndr as ndr_cmd
 from mailprobe.cli import relay as relay_cmd
+from mailprobe.cli import tls as tls_cmd
 from mailprobe.cli.common import (
     ConfigOpt,
     FormatOpt,
@@ -94,6 +95,11 @@ app.command(
     cls=PlainHelpCommand,
     short_help="Look addresses, hosts and a domain's exchangers up on DNS blocklists.",
 )(blocklist_cmd.blocklist)
+app.command(
+    "tls",
+    cls=PlainHelpCommand,
+    short_help="Enumerate and grade a mail server's TLS (NCSC-NL guidelines).",
+)(tls_cmd.tls)
 app.command("findings", cls=PlainHelpCommand, short_help="List the finding codes, or explain one.")(
     findings_cmd.findings
 )

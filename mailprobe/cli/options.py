@@ -582,6 +582,14 @@ CHECK: tuple[Opt, ...] = (
     ),
     Opt("no_relay", ("--no-relay",), "flag", bool, False, help="Skip the relay battery."),
     Opt(
+        "tls_scan",
+        ("--tls-scan",),
+        "flag",
+        bool,
+        False,
+        help="Also run the full TLS enumeration of 'mailprobe tls' on each exchanger.",
+    ),
+    Opt(
         "no_blocklist",
         ("--no-blocklist",),
         "flag",
@@ -806,6 +814,70 @@ BLOCKLIST: tuple[Opt, ...] = (
     ),
 )
 
+# -- mailprobe tls -------------------------------------------------------------------------------
+
+TLS: tuple[Opt, ...] = (
+    Opt(
+        "host",
+        kind="argument",
+        metavar="HOST",
+        help="Server name or address (default: config key host).",
+        show_default=False,
+    ),
+    smtp_port("port", None, "Port (default 25 with STARTTLS, 465 with --tls)."),
+    Opt(
+        "implicit",
+        ("--tls",),
+        "pair",
+        bool,
+        False,
+        off_names=("--starttls",),
+        help="Implicit TLS (port 465) instead of STARTTLS (the default).",
+    ),
+    Opt(
+        "mx",
+        ("--mx",),
+        metavar="DOMAIN",
+        help="Scan the best exchanger of DOMAIN (every one with --all), each address once, and "
+        "say what its DANE and MTA-STS records mean for a certificate change.",
+    ),
+    Opt(
+        "all_exchangers",
+        ("--all",),
+        "flag",
+        bool,
+        False,
+        help="With --mx: scan every exchanger, concurrently.",
+    ),
+    Opt(
+        "server",
+        names.DNS_SERVER,
+        "multi",
+        metavar="ADDR[:PORT]",
+        help="DNS server for --mx, the host's addresses and TLSA records.",
+        config_key="dns_server",
+        show_default=False,
+    ),
+    HELO,
+    Opt(
+        "ca_file",
+        ("--ca-file",),
+        py_type=Path,
+        metavar="PEM",
+        help="Also trust these CA certificates when validating the chain.",
+    ),
+    Opt(
+        "connections",
+        ("--connections",),
+        py_type=int,
+        default=5,
+        min=1,
+        max=32,
+        metavar="N",
+        help="Connections at once per server during the enumeration.",
+    ),
+)
+
 # -- mailprobe findings --------------------------------------------------------------------------
 
 FINDINGS: tuple[Opt, ...] = (
@@ -827,6 +899,7 @@ COMMANDS: dict[str, tuple[Opt, ...]] = {
     "relay-test": RELAY_TEST,
     "check": CHECK,
     "blocklist": BLOCKLIST,
+    "tls": TLS,
     "findings": FINDINGS,
 }
 #: The commands with a typer-free quick path that parses by their table (``parse_quick``).

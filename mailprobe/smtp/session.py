@@ -246,8 +246,11 @@ class SmtpSession:
         redactor: Redactor | None = None,
         limits: ConnectionLimits | None = None,
         greeting_retries: int = 2,
+        tls_context: ssl.SSLContext | None = None,
     ) -> None:
         self.host = host
+        #: A TLS context of the caller's (e.g. offering chosen suites) instead of mailprobe's.
+        self.tls_context = tls_context
         self.limits = limits
         self.greeting_retries = greeting_retries
         #: Whether a 421 "come back later" greeting had to be waited out.
@@ -723,6 +726,8 @@ class SmtpSession:
         return CertificateRejected(self._failure("STARTTLS", describe(kind, reason), kind), reason)
 
     def _tls_context(self, verify: bool) -> ssl.SSLContext:
+        if self.tls_context is not None:
+            return self.tls_context
         return _client_context(verify, self.ca_file)
 
     def _tls_info(self, verified: bool = True) -> TlsInfo:

@@ -273,6 +273,7 @@ SAFETY = {
     "mx": ["--server", "127.0.0.1:1", "--timeout", "0.5"],
     "check": ["--server", "127.0.0.1:1", "--timeout", "0.5"],
     "blocklist": ["--server", "127.0.0.1:1", "--timeout", "0.5"],
+    "tls": ["-p", "1", "--server", "127.0.0.1:1", "--timeout", "0.5"],
     "ehlo": ["-p", "1", "--timeout", "0.5", "--session-timeout", "5"],
     "relay-test": [
         "-p", "1", "--server", "127.0.0.1:1", "--timeout", "0.5", "--session-timeout", "5",

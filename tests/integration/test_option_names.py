@@ -231,7 +231,7 @@ def test_the_root_declares_the_global_options() -> None:
 
 def _records() -> dict[str, Any]:
     """Per command: what takes the parsed values by dest (a dataclass or a typed function)."""
-    from mailprobe.cli import blocklist, check, findings, mx, ndr, relay
+    from mailprobe.cli import blocklist, check, findings, mx, ndr, relay, tls
 
     return {
         "ehlo": ehlo_run.EhloArgs,
@@ -239,6 +239,7 @@ def _records() -> dict[str, Any]:
         "relay-test": relay._relay_test,
         "check": check._check,
         "blocklist": blocklist._blocklist,
+        "tls": tls._tls,
         "ndr": ndr._ndr,
         "findings": findings._findings,
     }

@@ -260,6 +260,7 @@ def test_sample_report_json_shape() -> None:
         "seconds",
         "blocklist",
         "blocklist_zones",
+        "tls_scan",
         "changes",
     }
     assert "_certificate" not in results["smtp"][0]

@@ -63,7 +63,7 @@ def test_untrusted_keeps_the_reason() -> None:
 
 def test_name_mismatch_and_old_version() -> None:
     found = codes(info(name_matches=False, version="TLSv1"))
-    assert found == {"tls.name-mismatch": Severity.WARN, "tls.old-version": Severity.WARN}
+    assert found == {"tls.name-mismatch": Severity.WARN, "tls.old-version": Severity.FAIL}
 
 
 def test_unreadable_dates_are_kept_as_text() -> None:

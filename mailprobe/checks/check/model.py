@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from mailprobe.checks.mx import MxReport
     from mailprobe.checks.policy import PolicyReport
     from mailprobe.checks.relay import RelayReport
+    from mailprobe.checks.tls_scan.model import ServerTls
 
 StepName = Literal["dns", "reachability", "smtp", "relay", "blocklist", "policy"]
 StepStatus = Literal["ok", "problem", "incomplete", "skipped"]
@@ -52,6 +53,8 @@ class CheckOptions:
     relay: bool = True
     #: Look every public exchanger address (and the domain) up on DNS blocklists.
     blocklist: bool = True
+    #: Run the full TLS enumeration of ``mailprobe tls`` on each exchanger (``--tls-scan``).
+    tls_scan: bool = False
     #: The lists (``--zone`` specs of ``mailprobe blocklist``); empty: the default set.
     blocklist_zones: tuple[str, ...] = ()
     connections: int = 4
@@ -211,6 +214,8 @@ class CheckReport:
     blocklist: tuple[CheckedItem, ...] = ()
     #: The lists asked and whether their answers could be used (their self-test).
     blocklist_zones: tuple[ZoneHealth, ...] = ()
+    #: ``--tls-scan``: the full TLS enumeration of each exchanger (as ``mailprobe tls``).
+    tls_scan: tuple[ServerTls, ...] = ()
     #: What changed since the same domain in the ``--baseline`` run; empty without one.
     changes: tuple[Change, ...] = ()
 

@@ -24,8 +24,10 @@ from mailprobe.model import Finding, Severity
 
 if TYPE_CHECKING:
     from mailprobe.checks.blocklist import CheckedItem, ZoneHealth
+    from mailprobe.checks.check.model import SmtpCheck
     from mailprobe.checks.policy import PolicyReport
     from mailprobe.checks.relay import RelayReport
+    from mailprobe.checks.tls_scan.model import TlsScanReport
     from mailprobe.dns import Resolver
 
 Progress = Callable[[str, str], None]
@@ -140,6 +142,7 @@ async def run_check(
     progress("relay", "done" if relay_tasks else "skipped")
 
     # --- assemble the steps
+    scanned: TlsScanReport | None = None
     dns_findings = list(mx_report.findings)
     if opts.allow_private:
         dns_findings = list(soften_private(dns_findings))
@@ -168,11 +171,15 @@ async def run_check(
             # Nothing to reach is not "reachable": the DNS step says why (dangling names).
             steps.append(make_step("reachability", skipped="DNS step: no exchanger has an address"))
         smtp_checks = [ex.smtp for ex in exchanges if ex.smtp is not None]
+        if opts.tls_scan and smtp_checks:
+            scanned = await _tls_scan(ascii_name, smtp_checks, opts)
         if smtp_checks:
             steps.append(
                 make_step(
                     "smtp",
-                    [f for c in smtp_checks for f in c.findings] + _rcpt_note(opts, ascii_name),
+                    [f for c in smtp_checks for f in c.findings]
+                    + _rcpt_note(opts, ascii_name)
+                    + list(scanned.findings if scanned is not None else ()),
                     [c.failure for c in smtp_checks if c.failure is not None],
                     skipped_parts=unreachable,
                 )
@@ -195,6 +202,7 @@ async def run_check(
             )
 
     blocklisted = _Blocklisted((), ())
+    scanned_servers = scanned.servers if scanned is not None else ()
     if not opts.blocklist:
         steps.append(make_step("blocklist", skipped="--no-blocklist"))
         progress("blocklist", "skipped")
@@ -251,6 +259,23 @@ async def run_check(
         seconds=round(time.monotonic() - started, 3),
         blocklist=blocklisted.items,
         blocklist_zones=blocklisted.zones,
+        tls_scan=scanned_servers,
+    )
+
+
+async def _tls_scan(domain: str, checks: Sequence[SmtpCheck], opts: CheckOptions) -> TlsScanReport:
+    """``--tls-scan``: the enumeration of ``mailprobe tls`` on each exchanger that offered
+    STARTTLS, on the address its SMTP step used."""
+    from mailprobe.checks.tls_scan.report import check_tls
+    from mailprobe.checks.tls_scan.scan import Target
+
+    targets = [
+        Target(c.host, c.address, c.port, "starttls")
+        for c in checks
+        if c.failure is None and c.starttls_offered
+    ]
+    return await check_tls(
+        domain, targets, helo=opts.helo, timeout=opts.timeout, ca_file=opts.ca_file
     )
 
 

@@ -12,6 +12,7 @@ import ssl
 import time
 
 from mailprobe.checks.ehlo.profiles import VerbProfile
+from mailprobe.findings import make
 from mailprobe.model import Finding, Severity
 from mailprobe.smtp.tls import TlsInfo
 
@@ -152,11 +153,25 @@ def tls_findings(
     if tls.version in _OLD_TLS:
         findings.append(
             Finding(
-                Severity.WARN,
+                Severity.FAIL,
                 "tls.old-version",
                 f"the server negotiated {tls.version}",
                 "Enable TLS 1.2 and 1.3 on the server; TLS 1.0/1.1 are deprecated (RFC 8996).",
                 subject,
+            )
+        )
+    from mailprobe.checks.tls_scan.grade import session_level
+
+    # The suite's grade (the version has its own finding above: tls.old-version).
+    level = session_level("TLSv1.2" if tls.version in _OLD_TLS else tls.version, tls.cipher)
+    graded = f"{tls.version} {tls.cipher}: {level} by the NCSC-NL guidelines" if level else ""
+    if level in ("insufficient", "phase-out"):
+        code = "tls.grade-insufficient" if level == "insufficient" else "tls.grade-phase-out"
+        findings.append(
+            make(
+                code,
+                f"the session negotiated {graded} (the full enumeration: mailprobe tls)",
+                subject=subject,
             )
         )
     if not findings:
@@ -165,7 +180,8 @@ def tls_findings(
                 Severity.OK,
                 "tls.ok",
                 f"{tls.version or 'TLS'} with a trusted certificate for {tls.checked_name}"
-                + (f", {tls.days_left} days left" if tls.days_left is not None else ""),
+                + (f", {tls.days_left} days left" if tls.days_left is not None else "")
+                + (f"; {graded}" if graded else ""),
                 "",
                 subject,
             )
