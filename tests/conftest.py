@@ -3,7 +3,8 @@
 Loopback addresses are split between test areas so servers never collide:
 127.0.1.x mx/DNS, 127.0.2.x ehlo, 127.0.3.x relay-test, 127.0.4.x check, 127.0.5.x policy,
 127.0.9.x the Exim (.1-.4) and Haraka (.11-.14) instances, 127.0.12.x the MSP-scale lab
-(tests/support/msp_lab.py), 127.0.14.x the blocklist servers (tests/support/rbldnsd.py).
+(tests/support/msp_lab.py), 127.0.14.x the blocklist servers (tests/support/rbldnsd.py),
+127.0.16.x the TLS test servers (tests/support/tls_servers.py).
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ _SUPPORT = (
     "tests.support.https",
     "tests.support.msp_lab",
     "tests.support.rbldnsd",
+    "tests.support.tls_servers",  # after peers and certs, which it imports
 )
 
 pytest_plugins = [name for name in _SUPPORT if importlib.util.find_spec(name) is not None]

@@ -146,3 +146,10 @@ def name_matches_certificate(
             if head and rest == pattern[2:] and "." in rest:
                 return True
     return False
+
+
+def whole_days(seconds: float) -> int:
+    """Days in ``seconds`` (until or since a certificate's expiry), counted toward zero: a
+    certificate that expired 30 hours ago expired "1 day ago" (-1), one with 30 hours left has
+    0 days left."""
+    return int(seconds / 86400)

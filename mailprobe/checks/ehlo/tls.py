@@ -14,7 +14,7 @@ import time
 from mailprobe.checks.ehlo.profiles import VerbProfile
 from mailprobe.findings import make
 from mailprobe.model import Finding, Severity
-from mailprobe.smtp.tls import TlsInfo
+from mailprobe.smtp.tls import TlsInfo, whole_days
 
 #: A certificate that expires within this many days earns ``tls.expires-soon``.
 EXPIRES_SOON_DAYS = 14
@@ -69,7 +69,7 @@ def tls_report(
     now = time.time() if now is None else now
     before = _cert_time(info.not_before)
     after = _cert_time(info.not_after)
-    days_left = int((after - now) // 86400) if after is not None else None
+    days_left = whole_days(after - now) if after is not None else None
     return TlsReport(
         mode=mode,
         version=info.version,

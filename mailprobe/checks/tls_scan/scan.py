@@ -111,7 +111,7 @@ def scan(
             tls_opportunistic_encryption=(
                 ProtocolWithOpportunisticTlsEnum.SMTP if target.mode == "starttls" else None
             ),
-            smtp_ehlo_hostname=helo,
+            smtp_ehlo_hostname=helo if target.mode == "starttls" else None,
             network_timeout=max(1, round(timeout)),
             network_max_retries=1,
         )
@@ -228,7 +228,7 @@ def _certificate(result: Any, host: str) -> TlsCertificateInfo | None:
     from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa
     from cryptography.x509.oid import NameOID
 
-    from mailprobe.smtp.tls import name_matches_certificate
+    from mailprobe.smtp.tls import name_matches_certificate, whole_days
 
     if not result.certificate_deployments:
         return None
@@ -281,7 +281,7 @@ def _certificate(result: Any, host: str) -> TlsCertificateInfo | None:
         signature_hash=signature,
         not_before=leaf.not_valid_before_utc.isoformat(),
         not_after=not_after.isoformat(),
-        days_left=(not_after - now).days,
+        days_left=whole_days((not_after - now).total_seconds()),
         chain_length=len(chain),
         trusted=trusted,
         trust_error=show_controls(trust_error) if trust_error else None,
