@@ -56,6 +56,12 @@ def peer_line(text: str, limit: int = MAX_REPLY_LINE) -> str:
     return text[: max(limit - len(CUT_MARK), 0)] + CUT_MARK
 
 
+def is_digits(text: str) -> bool:
+    """Whether ``text`` is a non-empty run of the ASCII digits 0-9 (``str.isdigit`` also takes
+    other scripts' digits and superscripts such as "²", which ``int`` refuses or misreads)."""
+    return text.isascii() and text.isdigit()
+
+
 def has_control_chars(text: str) -> bool:
     """True if ``text`` holds CR, LF, NUL or any other control character (command injection)."""
     return any(ord(ch) < 32 or ord(ch) == 127 for ch in text)

@@ -34,6 +34,7 @@ from mailprobe.dns import (
 from mailprobe.model import ExitCode, Failure, Finding, Severity
 from mailprobe.outcome import exit_code
 from mailprobe.smtp.failures import failure_finding, is_incomplete
+from mailprobe.text import is_digits
 
 if TYPE_CHECKING:
     from mailprobe.smtp.session import Reply, SmtpSession
@@ -666,8 +667,8 @@ def parse_banner(lines: Sequence[str]) -> tuple[int | None, str, str | None]:
     if not lines:
         return None, "", None
     first = lines[0]
-    code = int(first[:3]) if first[:3].isdigit() else None
-    texts = [line[4:] if line[:3].isdigit() else line for line in lines]
+    code = int(first[:3]) if is_digits(first[:3]) else None
+    texts = [line[4:] if is_digits(line[:3]) else line for line in lines]
     text = clean_banner(" | ".join(t.strip() for t in texts))
     words = texts[0].split()
     banner_host = _host(words[0]) if words and code is not None else None

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from typing import TypeVar
 
 from mailprobe.errors import UsageError
+from mailprobe.text import is_digits
 
 T = TypeVar("T")
 
@@ -24,8 +25,8 @@ def parse_shard(text: str) -> tuple[int, int]:
         slash
         and k_text.isascii()
         and n_text.isascii()
-        and k_text.isdigit()
-        and n_text.isdigit()
+        and is_digits(k_text)
+        and is_digits(n_text)
         and 1 <= int(k_text) <= int(n_text)
     ):
         return int(k_text), int(n_text)

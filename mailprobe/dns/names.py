@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 from mailprobe.dns.answer import _DEFAULT_PORT, DnsServer
 from mailprobe.errors import UsageError
+from mailprobe.text import is_digits
 
 if TYPE_CHECKING:
     from mailprobe.config import Settings
@@ -64,7 +65,7 @@ def parse_server(text: str, default_port: int = _DEFAULT_PORT) -> DnsServer:
         )
     port = default_port
     if port_text is not None:
-        if not port_text.isdigit() or not 1 <= int(port_text) <= 65535:
+        if not is_digits(port_text) or not 1 <= int(port_text) <= 65535:
             raise UsageError(f"DNS server {text!r}: port must be a number from 1 to 65535")
         port = int(port_text)
     return DnsServer(str(address), port)

@@ -25,6 +25,7 @@ import weakref
 from typing import TYPE_CHECKING, Any
 
 from mailprobe.dns.answer import DnsServer
+from mailprobe.text import is_digits
 
 if TYPE_CHECKING:
     import httpx
@@ -318,7 +319,7 @@ async def _doh_post(
             if encoding not in ("", "identity"):
                 raise DohError(f"DoH answer is compressed ({encoding[:40]}); asked for identity")
             declared = response.headers.get("content-length", "")
-            if declared.isdigit() and int(declared) > DOH_RESPONSE_CAP:
+            if is_digits(declared) and int(declared) > DOH_RESPONSE_CAP:
                 raise DohError(_too_big(int(declared)))
             body = bytearray()
             async for chunk in response.aiter_raw():

@@ -12,6 +12,7 @@ import re
 from typing import NamedTuple
 
 from mailprobe.errors import UsageError
+from mailprobe.text import is_digits
 
 _NUMBER = r"(?:0|[1-9][0-9]{0,2})"
 _STATUS_RE = re.compile(rf"([245])\.({_NUMBER})\.({_NUMBER})")
@@ -84,7 +85,7 @@ def check_code(text: str) -> StatusCode | str:
 def _why_invalid(token: str) -> str:
     parts = token.split(".")
     if len(parts) == 1:
-        if token.isdigit() and len(token) == 3:
+        if is_digits(token) and len(token) == 3:
             return "a reply code starts with 2, 3, 4 or 5 and its second digit is 0 to 5"
         return "expected CLASS.SUBJECT.DETAIL like 5.1.1, or a three-digit reply code like 550"
     if len(parts) != 3:

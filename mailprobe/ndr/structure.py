@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
+from mailprobe.text import is_digits
+
 
 class Part(NamedTuple):
     """The short name of one code position and what it tells the reader."""
@@ -130,7 +132,7 @@ def source_label(source: str, reference: str = "") -> str:
     label = SOURCE_LABELS.get(source, source)
     if source == "iana" and reference:
         rfcs = [word.rstrip(",;)") for word in reference.replace("(", " ").split()]
-        numbers = [n for n in rfcs if n.isdigit()]
+        numbers = [n for n in rfcs if is_digits(n)]
         if numbers:
             return f"{label} (RFC {', RFC '.join(dict.fromkeys(numbers))})"
     return label

@@ -21,6 +21,7 @@ from mailprobe.checks.ehlo import (
 from mailprobe.render.console import Text
 from mailprobe.render.findings import render_findings
 from mailprobe.render.transcript import render_timings, render_transcript, timings_summary
+from mailprobe.text import is_digits
 
 OUTCOME_STYLE = {
     "accepted": "green",
@@ -50,7 +51,7 @@ def extension_note(ext: Extension) -> str:
     """What an extension line means in a few words (SIZE in MB, AUTH mechanisms, legacy)."""
     notes: list[str] = []
     if ext.keyword == "SIZE":
-        if ext.params and ext.params[0].isdigit() and int(ext.params[0]) > 0:
+        if ext.params and is_digits(ext.params[0]) and int(ext.params[0]) > 0:
             size = int(ext.params[0])
             notes.append(f"largest message {size / (1024 * 1024):.2f} MB ({size} bytes)")
         else:

@@ -11,7 +11,7 @@ import dataclasses
 import re
 from collections.abc import Sequence
 
-from mailprobe.text import clean_line
+from mailprobe.text import clean_line, is_digits
 
 _KEYWORD = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]*")
 _MB = 1024 * 1024
@@ -78,7 +78,7 @@ def parse_ehlo_reply(lines: Sequence[str]) -> Advertised:
     size_limit: int | None = None
     mechanisms: list[str] = []
     for ext in extensions:
-        if ext.keyword == "SIZE" and ext.params and ext.params[0].isdigit():
+        if ext.keyword == "SIZE" and ext.params and is_digits(ext.params[0]):
             size_limit = int(ext.params[0][:20])
         elif ext.keyword == "AUTH":
             mechanisms.extend(p.upper() for p in ext.params)

@@ -16,6 +16,7 @@ from mailprobe.checks.policy._lookup import QueryResolver, fqdn, lookup_txt
 from mailprobe.checks.policy._text import shown, tag_list
 from mailprobe.checks.policy.catalog import FAIL, finding
 from mailprobe.model import Failure, Finding
+from mailprobe.text import is_digits
 
 POLICIES = ("none", "quarantine", "reject")
 _STRENGTH = {"none": 0, "quarantine": 1, "reject": 2}
@@ -94,7 +95,7 @@ def parse_dmarc(text: str) -> DmarcRecord:
             warnings.append(f"sp={shown(tags['sp'], 30, quote=False)} is not a valid policy")
     if "pct" in tags:
         raw = tags["pct"]
-        if raw.isdigit() and int(raw) <= 100:
+        if is_digits(raw) and int(raw) <= 100:
             fields["percent"] = int(raw)
         else:
             warnings.append(f"pct={shown(raw, 30, quote=False)} must be a number from 0 to 100")
@@ -110,7 +111,7 @@ def parse_dmarc(text: str) -> DmarcRecord:
             fields["failure_options"] = ":".join(options)
         else:
             warnings.append(f"fo={shown(tags['fo'], 30, quote=False)} must use 0, 1, d, s")
-    if "ri" in tags and not tags["ri"].isdigit():
+    if "ri" in tags and not is_digits(tags["ri"]):
         warnings.append(f"ri={shown(tags['ri'], 30, quote=False)} must be a number of seconds")
     for tag, field in (("rua", "aggregate_report_uris"), ("ruf", "failure_report_uris")):
         if tag in tags:

@@ -14,6 +14,7 @@ import re
 import urllib.parse
 
 from mailprobe.checks.policy._text import shown
+from mailprobe.text import is_digits
 
 #: Mechanisms and modifiers that make a receiver query the DNS (§4.6.4): limited to 10.
 LOOKUP_TERMS = frozenset({"include", "a", "mx", "ptr", "exists", "redirect"})
@@ -250,7 +251,7 @@ def _macro_body_error(body: str, letters: frozenset[str]) -> str:
         return f"unknown macro letter in %{{{shown(body, 20, quote=False)}}}"
     rest = body[1:]
     digits = 0
-    while digits < len(rest) and rest[digits].isdigit():
+    while digits < len(rest) and is_digits(rest[digits]):
         digits += 1
     if digits and int(rest[:digits]) == 0:
         return "a macro cannot keep zero labels"
@@ -364,7 +365,7 @@ def _expand_one(body: str, context: MacroContext) -> str:
     value = context.value(letter.lower())
     rest = body[1:]
     digits = ""
-    while rest[:1].isdigit():
+    while is_digits(rest[:1]):
         digits, rest = digits + rest[0], rest[1:]
     reverse = rest[:1] in ("r", "R")
     if reverse:
