@@ -158,3 +158,13 @@ def test_probe_banner_silent_and_refused() -> None:
     quiet, refused = asyncio.run(scenario())
     assert quiet.status == "no-banner" and "0.3 s" in quiet.message
     assert refused.status == "refused"
+
+
+def test_banner_code_is_ascii_digits_only() -> None:
+    """'²' is a digit to str.isdigit but not to int(): not a reply code, and no crash."""
+    from mailprobe.checks.mx import parse_banner
+    from mailprobe.text import is_digits
+
+    assert parse_banner(["²²² hello"])[0] is None
+    assert parse_banner(["220 mx.example ESMTP"])[0] == 220
+    assert not is_digits("²") and not is_digits("٣") and not is_digits("") and is_digits("25")
