@@ -5,7 +5,7 @@ _mailprobe() {
     prev="${COMP_WORDS[COMP_CWORD-1]}"
     for ((i = 1; i < COMP_CWORD; i++)); do
         case "${COMP_WORDS[i]}" in
-            ndr|mx|ehlo|relay-test|check|blocklist|tls|findings) sub="${COMP_WORDS[i]}"; break ;;
+            ndr|mx|ehlo|relay-test|check|blocklist|tls|ports|queue|outbound|log|findings) sub="${COMP_WORDS[i]}"; break ;;
         esac
     done
     case "$prev" in
@@ -25,14 +25,20 @@ _mailprobe() {
         "check --format") COMPREPLY=( $(compgen -W "text json nagios prometheus" -- "$cur") ); return 0 ;;
         "blocklist --format") COMPREPLY=( $(compgen -W "text json nagios prometheus" -- "$cur") ); return 0 ;;
         "tls --format") COMPREPLY=( $(compgen -W "text json nagios prometheus" -- "$cur") ); return 0 ;;
+        "ports --profile") COMPREPLY=( $(compgen -W "all exchange mail" -- "$cur") ); return 0 ;;
+        "ports --format") COMPREPLY=( $(compgen -W "text json nagios prometheus" -- "$cur") ); return 0 ;;
+        "queue --format") COMPREPLY=( $(compgen -W "text json nagios prometheus" -- "$cur") ); return 0 ;;
+        "outbound --auth-mech") COMPREPLY=( $(compgen -W "LOGIN PLAIN CRAM-MD5" -- "$cur") ); return 0 ;;
+        "outbound --format") COMPREPLY=( $(compgen -W "text json nagios prometheus" -- "$cur") ); return 0 ;;
+        "log --format") COMPREPLY=( $(compgen -W "text json nagios prometheus" -- "$cur") ); return 0 ;;
         "findings --format") COMPREPLY=( $(compgen -W "text json nagios prometheus" -- "$cur") ); return 0 ;;
     esac
     case "$prev" in
-        --add-zone|--auth-mech|--body|--class|--concurrency|--connect-rate|--connections|--dkim-selector|--dns-server|--doh|--domain|--expect|--expect-verbs|--external|--format|--from|--helo|--mta-sts-url|--mx|--password|--password-env|--port|--rcpt|--search|--server|--session-timeout|--shard|--smtp-port|--subject|--timeout|--tls-name|--to|--user|--zone|-c|-p|-s) COMPREPLY=(); return 0 ;;
+        --add-zone|--auth-mech|--body|--class|--concurrency|--connect-rate|--connections|--dkim-selector|--dns-server|--doh|--domain|--expect|--expect-verbs|--explain|--external|--follow-seconds|--format|--from|--greeting-wait|--helo|--mta-sts-url|--mx|--old-after|--other-ports|--password|--password-env|--port|--ports|--postfix-config|--profile|--rcpt|--search|--server|--session-timeout|--shard|--smarthost|--smtp-port|--subject|--system-server|--timeout|--tls-name|--to|--to-domain|--top|--user|--zone|-c|-p|-s) COMPREPLY=(); return 0 ;;
     esac
     local words=""
     case "$sub" in
-        "") words="--json --timeout --config --no-color -v --verbose --format --version --help -h ndr mx ehlo relay-test check blocklist tls findings" ;;
+        "") words="--json --timeout --config --no-color -v --verbose --format --version --help -h ndr mx ehlo relay-test check blocklist tls ports queue outbound log findings" ;;
         ndr) words="--file -f --list --class --subject --search --json --timeout --config --no-color -v --verbose --format --help -h" ;;
         mx) words="-f --file --shard --server -s --dns-server --tcp --doh --dnssec --connect --port -p --smtp-port --concurrency --json --timeout --config --no-color -v --verbose --format --help -h" ;;
         ehlo) words="--port -p --smtp-port --tls --mx --all --server -s --dns-server --helo --expect --expect-verbs --list-profiles --starttls --no-starttls --insecure --ca-file --tls-name --user --password-env --password-file --password --auth-mech --from --to --rcpt --data --subject --body --transcript --session-timeout --json --timeout --config --no-color -v --verbose --format --help -h" ;;
@@ -40,6 +46,10 @@ _mailprobe() {
         check) words="-f --file --shard --server -s --dns-server --port -p --smtp-port --helo --expect --to --rcpt --no-relay --tls-scan --no-blocklist --connections --connect-rate --concurrency --mta-sts-url --ca-file --dkim-selector --html --baseline --dnssec --no-dnssec --allow-private --json --timeout --config --no-color -v --verbose --format --help -h" ;;
         blocklist) words="-f --file --mx --zone --add-zone --server -s --dns-server --self-test --no-self-test --concurrency --list --json --timeout --config --no-color -v --verbose --format --help -h" ;;
         tls) words="--port -p --smtp-port --tls --starttls --mx --all --server -s --dns-server --helo --ca-file --connections --json --timeout --config --no-color -v --verbose --format --help -h" ;;
+        ports) words="--ports --profile --expect-mx --greeting-wait --helo --concurrency --json --timeout --config --no-color -v --verbose --format --help -h" ;;
+        queue) words="--postfix-config --explain --old-after --messages --json --timeout --config --no-color -v --verbose --format --help -h" ;;
+        outbound) words="--to-domain --server -s --dns-server --system-server --port -p --smtp-port --other-ports --helo --smarthost --tls --ca-file --user --password-env --password-file --password --auth-mech --from --to --rcpt --session-timeout --json --timeout --config --no-color -v --verbose --format --help -h" ;;
+        log) words="--details --follow --follow-seconds --top --json --timeout --config --no-color -v --verbose --format --help -h" ;;
         findings) words="--json --timeout --config --no-color -v --verbose --format --help -h" ;;
     esac
     COMPREPLY=( $(compgen -W "$words" -- "$cur") )

@@ -86,9 +86,179 @@ AREAS: dict[str, str] = {
     "dane": "DANE TLSA records (RFC 7672) (check)",
     "dkim": "DKIM key records (RFC 6376) (check)",
     "blocklist": "DNS blocklists of addresses and domains (blocklist, check)",
+    "ports": "which mail-related TCP ports answer and what speaks on them (ports)",
+    "outbound": "sending mail out from this machine: DNS, port 25, HELO and PTR, smarthost "
+    "(outbound)",
+    "queue": "mail queues: deferred, held and old messages (queue)",
+    "log": "mail-server logs: bounces, deferrals and rejections (log)",
 }
 
 _ENTRIES: tuple[CatalogueEntry, ...] = (
+    _e(
+        "outbound.mx-resolved",
+        OK,
+        "The configured DNS server resolves an external domain's MX",
+    ),
+    _e(
+        "outbound.mx-failed",
+        FAIL,
+        "The configured DNS server cannot resolve an external domain's MX",
+        "Check the DNS servers this host (or the mail server's DNS setting) uses: they must "
+        "resolve Internet names (forwarders or root hints), and UDP and TCP port 53 must be "
+        "allowed out.",
+    ),
+    _e(
+        "outbound.null-mx",
+        WARN,
+        "The test domain accepts no mail (null MX): choose another --to-domain",
+        "Run again with --to-domain set to a domain that receives mail.",
+    ),
+    _e(
+        "outbound.resolvers-agree",
+        OK,
+        "The system resolver gives the same MX answer as the configured DNS server",
+    ),
+    _e(
+        "outbound.resolvers-differ",
+        WARN,
+        "The system resolver and the configured DNS server give different MX answers",
+        "Find out which one is wrong (split DNS, a stale forwarder, a filtering resolver) and "
+        "make the mail server use a resolver that gives the Internet's answer.",
+    ),
+    _e(
+        "outbound.system-resolver-failed",
+        WARN,
+        "The system resolver does not answer the MX question",
+        "Check /etc/resolv.conf (or the network settings) of this host: its nameservers must "
+        "answer Internet names.",
+    ),
+    _e(
+        "outbound.port25-open",
+        OK,
+        "Outbound TCP port 25 reaches the test domain's exchangers",
+    ),
+    _e(
+        "outbound.port25-blocked",
+        FAIL,
+        "Outbound port 25 is probably blocked by the network or the provider",
+        "The exchangers answer on other ports but not on 25: a firewall of this network or the "
+        "provider blocks outgoing SMTP (common on home, cloud and hosting networks). Ask the "
+        "provider to open it, or send through a smarthost on the submission port "
+        "(587, with AUTH): mailprobe outbound --smarthost HOST.",
+        also=(WARN,),
+        rule="fail when several exchangers were tried, warn when only one was (that one "
+        "exchanger may simply not listen on 25).",
+    ),
+    _e(
+        "outbound.port25-no-greeting",
+        FAIL,
+        "Port 25 connects, but no exchanger greets (tarpit, filtering proxy)",
+        "The TCP connection works, so port 25 is not blocked; something answers without "
+        "passing the greeting on: a proxy or antivirus that intercepts SMTP on this network, "
+        "or receivers that tarpit this address (check it with mailprobe blocklist).",
+    ),
+    _e(
+        "outbound.port25-unreachable",
+        FAIL,
+        "No exchanger of the test domain answers, on port 25 or any other port tried",
+        "This host reaches none of them: check its route to the Internet, its default gateway "
+        "and any firewall that blocks all outgoing connections.",
+    ),
+    _e(
+        "outbound.helo-ok",
+        OK,
+        "The HELO name is fully qualified and resolves",
+    ),
+    _e(
+        "outbound.helo-not-fqdn",
+        WARN,
+        "The HELO name is not a fully qualified host name",
+        "Set the name the mail server announces to a fully qualified name that resolves "
+        "(Postfix: myhostname / smtp_helo_name; Exchange: the FQDN of the Send connector).",
+    ),
+    _e(
+        "outbound.helo-no-address",
+        WARN,
+        "The HELO name does not resolve",
+        "Publish an A (and AAAA) record for the HELO name, or announce a name that has one: "
+        "receivers check it and score down or refuse mail from names that do not resolve.",
+    ),
+    _e(
+        "outbound.source-private",
+        INFO,
+        "This host sends from a private address (NAT): its public address is what receivers see",
+    ),
+    _e(
+        "outbound.source-unknown",
+        INFO,
+        "No outbound address could be found, so its PTR was not checked",
+    ),
+    _e(
+        "outbound.ptr-confirmed",
+        OK,
+        "The outbound address has a PTR name that resolves back to it (forward-confirmed)",
+    ),
+    _e(
+        "outbound.ptr-missing",
+        WARN,
+        "The outbound address has no PTR record",
+        "Ask whoever owns the address (the provider) for a PTR record naming the mail server, "
+        "a name whose A record points back to the address.",
+    ),
+    _e(
+        "outbound.ptr-not-confirmed",
+        WARN,
+        "The outbound address's PTR name does not resolve back to it",
+        "Make the PTR name's A (or AAAA) record point to the address, or change the PTR to a "
+        "name that does.",
+    ),
+    _e(
+        "outbound.ptr-helo-differs",
+        INFO,
+        "The HELO name is not the outbound address's PTR name",
+    ),
+    _e(
+        "outbound.smarthost-accepted",
+        OK,
+        "The smarthost accepts the test sender and recipient (nothing sent)",
+    ),
+    _e(
+        "outbound.smarthost-refused",
+        FAIL,
+        "The smarthost does not take the test envelope",
+        "Read the reason: a refused AUTH needs the right user and password (and TLS first); a "
+        "refused sender must be one the account may use; a refused recipient needs relay "
+        "permission after AUTH.",
+    ),
+    _e("queue.empty", OK, "The mail queue is empty"),
+    _e(
+        "queue.deferred",
+        WARN,
+        "Messages wait in the queue for a retry: their delivery was deferred",
+        "Read the reason of each group and run the command it names (mailprobe mx for DNS "
+        "failures, ports/outbound for refused or timed-out connections, blocklist/relay-test "
+        "for 4.7.x refusals, tls for TLS failures); the queue empties once the cause is gone.",
+    ),
+    _e(
+        "queue.held",
+        WARN,
+        "Messages are on hold (Postfix) or frozen (Exim): they are not tried until released",
+        "Look at why they were held (a header/body check, a policy, a bounce that could not be "
+        "delivered), then release them (postsuper -H ID, exim -Mt ID) or delete them.",
+    ),
+    _e(
+        "queue.old-message",
+        WARN,
+        "A message has waited in the queue longer than the age limit",
+        "Fix the cause of its deferral; a message that cannot be delivered bounces when the "
+        "queue lifetime ends (Postfix maximal_queue_lifetime, Exim's retry rules).",
+    ),
+    _e(
+        "queue.in-flight",
+        INFO,
+        "Messages are being delivered now (active, incoming or maildrop queue)",
+        "Nothing to do unless they stay there; run the command again in a few minutes.",
+    ),
     _e(
         "blocklist.listed",
         FAIL,
@@ -1247,7 +1417,134 @@ _SMTP_ENTRIES: tuple[CatalogueEntry, ...] = (
     ),
 )
 
-CATALOGUE: dict[str, CatalogueEntry] = {entry.code: entry for entry in (*_ENTRIES, *_SMTP_ENTRIES)}
+_PORTS_ENTRIES: tuple[CatalogueEntry, ...] = (
+    _e(
+        "ports.pop3-plain",
+        WARN,
+        "POP3 without TLS (port 110) is open while POP3 over TLS (995) is not",
+        "Offer POP3 over TLS on 995 (or STLS on 110 and require it) and close 110 to the "
+        "outside once clients have moved: otherwise passwords travel in the clear.",
+        also=(INFO,),
+        rule="warn when 995 was probed and is not open; info when 995 is open too, or was "
+        "not probed.",
+    ),
+    _e(
+        "ports.imap-plain",
+        WARN,
+        "IMAP without TLS (port 143) is open while IMAP over TLS (993) is not",
+        "Offer IMAP over TLS on 993 (or STARTTLS on 143 and require it) and close 143 to the "
+        "outside once clients have moved: otherwise passwords travel in the clear.",
+        also=(INFO,),
+        rule="warn when 993 was probed and is not open; info when 993 is open too, or was "
+        "not probed.",
+    ),
+    _e(
+        "ports.smtp-closed",
+        INFO,
+        "Port 25 (SMTP) does not accept connections",
+        "An MX must accept connections on port 25 from the whole Internet: check that the SMTP "
+        "service runs and listens on this address, and the firewall and port forwarding.",
+        also=(FAIL,),
+        rule="fail with --expect-mx (the host is a domain's exchanger); info otherwise.",
+    ),
+    _e(
+        "ports.submission-no-starttls",
+        WARN,
+        "The submission port (587) answers SMTP without offering STARTTLS",
+        "Install a certificate and enable STARTTLS on the submission service (Postfix: "
+        "smtpd_tls_security_level = encrypt in master.cf for submission; Exchange: the client "
+        "receive connector's certificate), and require it before AUTH.",
+    ),
+    _e(
+        "ports.unexpected-service",
+        WARN,
+        "An open port answers with another protocol than the one usual there",
+        "Check what listens on the port (a proxy, another server, a port forwarding to the "
+        "wrong host): clients configured for the usual service will fail.",
+    ),
+    _e(
+        "ports.no-greeting",
+        WARN,
+        "An open port whose protocol greets first (SMTP, POP3, IMAP, NNTP) says nothing",
+        "A hung service, a tarpit, or a firewall or proxy that accepts the connection and "
+        "holds it: check the service on the host and anything in front of it.",
+    ),
+    _e(
+        "ports.tls-failed",
+        WARN,
+        "The TLS handshake fails on a port that wraps its protocol in TLS",
+        "Check the certificate bound to the service and its TLS settings, or whether the port "
+        "speaks without TLS (then clients set up for TLS cannot connect).",
+    ),
+    _e(
+        "ports.filtered",
+        INFO,
+        "Ports that gave no answer at all within the time limit (filtered)",
+        "A firewall drops the connection attempts: right for ports that must stay inside; for "
+        "a service clients need, open the port (a refusal would at least fail fast).",
+    ),
+    _e(
+        "ports.none-open",
+        WARN,
+        "No port probed is open (they refuse connections, or give no answer)",
+        "The host answers but no mail service listens: check the services run and listen on "
+        "this address (not only on 127.0.0.1).",
+    ),
+)
+
+#: ``mailprobe log``: what a mail-server log shows.
+_LOG_ENTRIES: tuple[CatalogueEntry, ...] = (
+    _e(
+        "log.bounced",
+        FAIL,
+        "The log shows bounced deliveries (permanent failures)",
+        "Read each status code's meaning (mailprobe ndr CODE): 5.1.x is a wrong address, "
+        "5.7.x a policy refusal (blocklist, SPF, relay: mailprobe blocklist, check), 5.4.x "
+        "routing (mailprobe mx DOMAIN).",
+    ),
+    _e(
+        "log.expired",
+        FAIL,
+        "Messages stayed deferred until the queue lifetime ran out and were returned",
+        "Fix the deferral that kept them (see the deferral reasons): the destination was "
+        "unreachable or refused for days; check it with mailprobe mx and ehlo.",
+    ),
+    _e(
+        "log.deferred",
+        WARN,
+        "The log shows deferred deliveries (temporary failures, retried)",
+        "Connection refused or timed out: the destination or outbound port 25 is blocked "
+        "(mailprobe outbound, ports); DNS failures: mailprobe mx DOMAIN; 4.7.x: greylisting "
+        "or a blocklist (mailprobe blocklist).",
+    ),
+    _e(
+        "log.rejected",
+        WARN,
+        "The server rejected clients or recipients (SMTP 4xx/5xx replies it sent)",
+        "Expected for spam and relay attempts; for a legitimate sender, read the code and "
+        "reason (mailprobe ndr CODE) and the restriction that matched.",
+    ),
+    _e(
+        "log.unknown-lines",
+        INFO,
+        "Some lines are not of the log's format (counted, not parsed)",
+        "Normal for other programs' lines in a shared syslog file; only the lines of the "
+        "detected format are summarised.",
+    ),
+    _e(
+        "log.unknown-format",
+        INFO,
+        "No line is of a known mail-log format",
+        "Give a Postfix or Exim main log, an Exchange SMTP protocol log (CSV with its "
+        "#Fields header) or an IIS SMTP log in W3C format (with its #Fields header).",
+    ),
+    _e("log.long-lines", INFO, "Some lines were longer than 64 kB and were truncated"),
+    _e("log.no-failures", OK, "The log shows no bounce, deferral, expiry or rejection"),
+)
+
+CATALOGUE: dict[str, CatalogueEntry] = {
+    entry.code: entry for entry in (*_ENTRIES, *_SMTP_ENTRIES, *_PORTS_ENTRIES, *_LOG_ENTRIES)
+}
 
 
 class UnknownFindingError(ValueError):

@@ -36,6 +36,10 @@ RESULTS = {
     "check": "mailprobe.checks.check:CheckReport",
     "blocklist": "mailprobe.checks.blocklist:BlocklistReport",
     "tls": "mailprobe.checks.tls_scan.model:TlsScanReport",
+    "outbound": "mailprobe.checks.outbound:OutboundReport",
+    "ports": "mailprobe.checks.ports:PortsReport",
+    "queue": "mailprobe.checks.queue:QueueReport",
+    "log": "mailprobe.maillog.report:LogReport",
 }
 #: Modules whose names may appear in annotations (also those imported for type checking only).
 _NAMESPACE_MODULES = (
@@ -48,7 +52,11 @@ _NAMESPACE_MODULES = (
     "mailprobe.checks.policy",
     "mailprobe.checks.check",
     "mailprobe.checks.blocklist",
+    "mailprobe.checks.ports",
+    "mailprobe.checks.queue",
     "mailprobe.checks.tls_scan.model",
+    "mailprobe.checks.outbound",
+    "mailprobe.maillog.report",
     "mailprobe.ndr.model",
 )
 
@@ -178,6 +186,10 @@ def build_schema() -> dict[str, Any]:
                 "additionalProperties": False,
             }
             results = {"anyOf": [results, known]}
+        if command == "queue":  # `queue --explain NAME` explains an Exchange queue instead
+            results = {
+                "anyOf": [results, builder.of(_load("mailprobe.checks.queue:ExchangeQueueReport"))]
+            }
         by_command.append(
             {
                 "properties": {"command": {"enum": [command]}, "results": results},

@@ -27,6 +27,7 @@ DEBIAN_PACKAGES=(
     chromium           # headless browser for the HTML report test
     openssl
     prometheus         # promtool: validates --format prometheus output (test_cli_monitoring.py)
+    pflogsumm          # bench: mailprobe log vs pflogsumm (bench/log_vs_pflogsumm.py)
 )
 # Node.js and npm for Haraka (scripts/install-test-mtas.sh). Only when missing: a machine may
 # already have another build of Node.js (e.g. NodeSource's, which conflicts with Debian's npm).

@@ -4,7 +4,11 @@ Loopback addresses are split between test areas so servers never collide:
 127.0.1.x mx/DNS, 127.0.2.x ehlo, 127.0.3.x relay-test, 127.0.4.x check, 127.0.5.x policy,
 127.0.9.x the Exim (.1-.4) and Haraka (.11-.14) instances, 127.0.12.x the MSP-scale lab
 (tests/support/msp_lab.py), 127.0.14.x the blocklist servers (tests/support/rbldnsd.py),
-127.0.16.x the TLS test servers (tests/support/tls_servers.py).
+127.0.16.x the TLS test servers (tests/support/tls_servers.py), 127.0.18.x the `ports`
+listeners (tests/integration/test_cli_ports.py), 127.0.23.x the `queue` Postfix instances
+(tests/integration/test_cli_queue.py), 127.0.19.x `outbound` (DNS, Postfix exchanger and
+smarthosts, listeners; tests/integration/test_cli_outbound.py), 127.0.21.x `log` (a Postfix
+instance, an unreachable destination and a scripted peer; tests/integration/test_cli_log.py).
 """
 
 from __future__ import annotations

@@ -17,8 +17,12 @@ from mailprobe.cli import blocklist as blocklist_cmd
 from mailprobe.cli import check as check_cmd
 from mailprobe.cli import ehlo as ehlo_cmd
 from mailprobe.cli import findings as findings_cmd
+from mailprobe.cli import log as log_cmd
 from mailprobe.cli import mx as mx_cmd
 from mailprobe.cli import ndr as ndr_cmd
+from mailprobe.cli import outbound as outbound_cmd
+from mailprobe.cli import ports as ports_cmd
+from mailprobe.cli import queue as queue_cmd
 from mailprobe.cli import relay as relay_cmd
 from mailprobe.cli import tls as tls_cmd
 from mailprobe.cli.common import (
@@ -100,6 +104,26 @@ app.command(
     cls=PlainHelpCommand,
     short_help="Enumerate and grade a mail server's TLS (NCSC-NL guidelines).",
 )(tls_cmd.tls)
+app.command(
+    "ports",
+    cls=PlainHelpCommand,
+    short_help="Probe a host's mail-related TCP ports and identify what answers.",
+)(ports_cmd.ports)
+app.command(
+    "queue",
+    cls=PlainHelpCommand,
+    short_help="Explain a mail queue (postqueue -j, exim -bp, mailq) or an Exchange queue.",
+)(queue_cmd.queue)
+app.command(
+    "outbound",
+    cls=PlainHelpCommand,
+    short_help="Check that this machine can send mail out: DNS, port 25, HELO/PTR, smarthost.",
+)(outbound_cmd.outbound)
+app.command(
+    "log",
+    cls=PlainHelpCommand,
+    short_help="Summarise a mail-server log (Postfix, Exim, Exchange) and explain its failures.",
+)(log_cmd.log)
 app.command("findings", cls=PlainHelpCommand, short_help="List the finding codes, or explain one.")(
     findings_cmd.findings
 )

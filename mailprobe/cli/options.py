@@ -814,6 +814,65 @@ BLOCKLIST: tuple[Opt, ...] = (
     ),
 )
 
+# -- mailprobe ports -----------------------------------------------------------------------------
+
+#: The port sets of ``ports --profile`` (``checks/ports.py`` PROFILES holds their ports).
+PORT_PROFILES = ("all", "exchange", "mail")
+PORTS: tuple[Opt, ...] = (
+    Opt(
+        "host",
+        kind="argument",
+        metavar="HOST",
+        help="Host name or address to probe (default: config key host).",
+        config_key="host",
+        show_default=False,
+    ),
+    Opt(
+        "ports",
+        ("--ports",),
+        metavar="LIST",
+        help="Ports to probe instead of a profile: 25,587,1000-1010 (at most 1024).",
+    ),
+    Opt(
+        "profile",
+        ("--profile",),
+        metavar="PROFILE",
+        help="mail (25 465 587 110 995 143 993), exchange (the Exchange port table plus 587 "
+        "and 465) or all (default).",
+        choices=PORT_PROFILES,
+    ),
+    Opt(
+        "expect_mx",
+        ("--expect-mx",),
+        "flag",
+        bool,
+        False,
+        help="The host is a domain's exchanger: port 25 not answering is a failure.",
+    ),
+    Opt(
+        "greeting_wait",
+        ("--greeting-wait",),
+        py_type=float,
+        min=0,
+        min_open=True,
+        max=600,
+        unit="seconds",
+        metavar="SECONDS",
+        help="How long an open port may stay silent before it is called silent (default 3, "
+        "or --timeout when shorter).",
+    ),
+    HELO,
+    Opt(
+        "concurrency",
+        ("--concurrency",),
+        py_type=int,
+        min=1,
+        max=1024,
+        metavar="N",
+        help="Ports probed at once (default 32).",
+    ),
+)
+
 # -- mailprobe tls -------------------------------------------------------------------------------
 
 TLS: tuple[Opt, ...] = (
@@ -878,6 +937,184 @@ TLS: tuple[Opt, ...] = (
     ),
 )
 
+# -- mailprobe queue -----------------------------------------------------------------------------
+
+QUEUE: tuple[Opt, ...] = (
+    Opt(
+        "file",
+        kind="argument",
+        metavar="FILE|-",
+        help="A queue listing: postqueue -j JSON, exim -bp or mailq output ('-' reads stdin). "
+        "Without it, runs postqueue -j.",
+        show_default=False,
+    ),
+    Opt(
+        "postfix_config",
+        ("--postfix-config",),
+        py_type=Path,
+        metavar="DIR",
+        help="Postfix config directory for postqueue -j (postqueue -c DIR).",
+    ),
+    Opt(
+        "explain",
+        ("--explain",),
+        metavar="QUEUE",
+        help="Explain an Exchange SMTP queue by name (e.g. 'Messages awaiting directory "
+        "lookup') and exit.",
+    ),
+    Opt(
+        "old_after",
+        ("--old-after",),
+        py_type=float,
+        default=24.0,
+        min=0,
+        max=8760,
+        min_open=True,
+        unit="hours",
+        metavar="HOURS",
+        help="Report messages at least this old.",
+    ),
+    Opt(
+        "list_messages",
+        ("--messages",),
+        "flag",
+        bool,
+        False,
+        help="Also list every message (the JSON output always has them).",
+    ),
+)
+
+# -- mailprobe outbound --------------------------------------------------------------------------
+
+OUTBOUND: tuple[Opt, ...] = (
+    Opt(
+        "to_domain",
+        ("--to-domain",),
+        metavar="DOMAIN",
+        help="External domain whose MX and exchangers are tried (default gmail.com: this "
+        "contacts the Internet).",
+    ),
+    Opt(
+        "server",
+        names.DNS_SERVER,
+        "multi",
+        metavar="ADDR[:PORT]",
+        help="DNS server this host's mail uses (default: config, else the system resolver); "
+        "its answers are compared with the system resolver's. Repeat for fallbacks.",
+        config_key="dns_server",
+        show_default=False,
+    ),
+    Opt(
+        "system_server",
+        ("--system-server",),
+        metavar="ADDR[:PORT]",
+        help="Compare with this server instead of the system resolver (/etc/resolv.conf).",
+    ),
+    smtp_port("port", 25, "Port tried on the exchangers."),
+    Opt(
+        "other_ports",
+        ("--other-ports",),
+        metavar="LIST",
+        help="Ports tried when no exchanger answers on --port, to tell a blocked port 25 "
+        "(default 587,443; 'none' for none).",
+    ),
+    HELO,
+    Opt(
+        "smarthost",
+        ("--smarthost",),
+        metavar="HOST[:PORT]",
+        help="Also open a submission session with this relay (587 STARTTLS; 465 with --tls) "
+        "up to RCPT TO; nothing is sent.",
+    ),
+    Opt(
+        "tls",
+        ("--tls",),
+        "flag",
+        bool,
+        False,
+        help="Smarthost with implicit TLS (SMTPS, 465) instead of STARTTLS.",
+    ),
+    Opt(
+        "ca_file",
+        ("--ca-file",),
+        py_type=Path,
+        metavar="PEM",
+        help="Trust these CA certificates for the smarthost, not the system's.",
+    ),
+    Opt("user", ("--user",), metavar="NAME", help="Log in to the smarthost with AUTH."),
+    PASSWORD_ENV,
+    PASSWORD_FILE,
+    PASSWORD,
+    AUTH_MECH,
+    Opt(
+        "sender",
+        ("--from",),
+        metavar="ADDR",
+        help="Test sender at the smarthost (default: config, else postmaster@HELO-NAME).",
+        config_key="sender",
+    ),
+    Opt(
+        "recipient",
+        names.RECIPIENT,
+        metavar="ADDR",
+        help="Test recipient at the smarthost (default: config, else postmaster@--to-domain).",
+        config_key="recipient",
+    ),
+    session_timeout("Time limit of the smarthost session (default 60)."),
+)
+
+# -- mailprobe log -------------------------------------------------------------------------------
+
+LOG: tuple[Opt, ...] = (
+    Opt(
+        "file",
+        kind="argument",
+        py_type=Path,
+        metavar="FILE|-",
+        help="The log: Postfix or Exim main log, Exchange SMTP protocol log (CSV) or IIS SMTP "
+        "log (W3C); '-' reads standard input. The format is read from the content.",
+        show_default=False,
+    ),
+    Opt(
+        "details",
+        ("--details",),
+        "flag",
+        bool,
+        False,
+        help="Also list each failure (every event with -v), explained.",
+    ),
+    Opt(
+        "follow",
+        ("--follow",),
+        "flag",
+        bool,
+        False,
+        help="Keep reading as the file grows (like tail -f), showing failures as they come; "
+        "Ctrl-C ends it with the summary.",
+    ),
+    Opt(
+        "follow_seconds",
+        ("--follow-seconds",),
+        py_type=float,
+        min=0,
+        min_open=True,
+        max=31_536_000,
+        unit="seconds",
+        metavar="SECONDS",
+        help="With --follow: stop after SECONDS (default: until Ctrl-C).",
+    ),
+    Opt(
+        "top",
+        ("--top",),
+        py_type=int,
+        default=10,
+        min=1,
+        max=1000,
+        metavar="N",
+        help="Rows of each table of the summary.",
+    ),
+)
+
 # -- mailprobe findings --------------------------------------------------------------------------
 
 FINDINGS: tuple[Opt, ...] = (
@@ -900,6 +1137,10 @@ COMMANDS: dict[str, tuple[Opt, ...]] = {
     "check": CHECK,
     "blocklist": BLOCKLIST,
     "tls": TLS,
+    "ports": PORTS,
+    "outbound": OUTBOUND,
+    "queue": QUEUE,
+    "log": LOG,
     "findings": FINDINGS,
 }
 #: The commands with a typer-free quick path that parses by their table (``parse_quick``).

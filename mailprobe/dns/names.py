@@ -31,43 +31,52 @@ def configured_server(cfg: Settings) -> DnsServer | None:
         raise cfg.error("dns_server", str(exc)) from None
 
 
-def parse_server(text: str, default_port: int = _DEFAULT_PORT) -> DnsServer:
-    """Parse ``ADDR``, ``ADDR:PORT``, ``[v6]:PORT`` or a bare IPv6 address; UsageError if bad."""
+def split_host_port(text: str, what: str) -> tuple[str, str | None, bool]:
+    """Split ``HOST``, ``HOST:PORT``, ``[v6]:PORT`` or a bare IPv6 address: (host without
+    brackets, the port text or None, whether the host was in brackets). ``what`` names the
+    value in errors (``DNS server '...'``, ``--smarthost '...'``)."""
     raw = text.strip()
-    if not raw:
-        raise UsageError("DNS server is empty: give an IP address, ADDR:PORT or [v6]:PORT")
-    port_text: str | None = None
     if raw.startswith("["):
         end = raw.find("]")
         if end < 0:
-            raise UsageError(f"DNS server {text!r}: missing ']' after the IPv6 address")
+            raise UsageError(f"{what}: missing ']' after the IPv6 address")
         host, rest = raw[1:end], raw[end + 1 :]
-        if rest:
-            if not rest.startswith(":"):
-                raise UsageError(f"DNS server {text!r}: expected ':PORT' after ']'")
-            port_text = rest[1:]
-    elif raw.count(":") == 1:
+        if rest and not rest.startswith(":"):
+            raise UsageError(f"{what}: expected ':PORT' after ']'")
+        return host, rest[1:] if rest else None, True
+    if raw.count(":") == 1:
         host, port_text = raw.split(":")
-    else:
-        host = raw
+        return host, port_text, False
+    return raw, None, False
+
+
+def port_number(port_text: str, what: str) -> int:
+    """A port typed by a user: 1-65535 in ASCII digits, else a usage error naming ``what``."""
+    if not is_digits(port_text) or not 1 <= int(port_text) <= 65535:
+        raise UsageError(f"{what}: port must be a number from 1 to 65535")
+    return int(port_text)
+
+
+def parse_server(text: str, default_port: int = _DEFAULT_PORT) -> DnsServer:
+    """Parse ``ADDR``, ``ADDR:PORT``, ``[v6]:PORT`` or a bare IPv6 address; UsageError if bad."""
+    if not text.strip():
+        raise UsageError("DNS server is empty: give an IP address, ADDR:PORT or [v6]:PORT")
+    what = f"DNS server {text!r}"
+    host, port_text, bracketed = split_host_port(text, what)
     try:
         address = ipaddress.ip_address(host)
     except ValueError:
         raise UsageError(
             f"DNS server {text!r} is not an IP address (give ADDR, ADDR:PORT or [v6]:PORT)"
         ) from None
-    if raw.startswith("[") and address.version != 6:
+    if bracketed and address.version != 6:
         raise UsageError(f"DNS server {text!r}: brackets are for IPv6 addresses only")
     if getattr(address, "scope_id", None) is not None:
         raise UsageError(
             f"DNS server {text!r}: scoped IPv6 addresses (%zone, link-local) are not supported; "
             "give a global or unique-local address"
         )
-    port = default_port
-    if port_text is not None:
-        if not is_digits(port_text) or not 1 <= int(port_text) <= 65535:
-            raise UsageError(f"DNS server {text!r}: port must be a number from 1 to 65535")
-        port = int(port_text)
+    port = default_port if port_text is None else port_number(port_text, what)
     return DnsServer(str(address), port)
 
 

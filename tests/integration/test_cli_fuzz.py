@@ -174,6 +174,9 @@ POOLS: dict[str, list[str]] = {
     "domains": [*DOMAINS, "-"],
     "domain": DOMAINS,
     "external": DOMAINS,
+    "to_domain": DOMAINS,
+    "smarthost": HOSTS,
+    "system_server": DNS_SERVERS,
     "server": DNS_SERVERS,
     "dns_server": DNS_SERVERS,
     "doh": URLS,
@@ -197,6 +200,9 @@ GOOD: dict[str, list[str]] = {
     "domains": ["x.invalid", "bücher.invalid", "x.invalid."],
     "domain": ["x.invalid"],
     "external": ["x.invalid"],
+    "to_domain": ["x.invalid"],
+    "smarthost": ["127.0.0.1:1", "127.0.0.1"],
+    "system_server": ["127.0.0.1:1"],
     "server": ["127.0.0.1:1", "127.0.0.2:1"],
     "dns_server": ["127.0.0.1:1"],
     "doh": ["https://127.0.0.1:1/dns-query"],
@@ -274,6 +280,13 @@ SAFETY = {
     "check": ["--server", "127.0.0.1:1", "--timeout", "0.5"],
     "blocklist": ["--server", "127.0.0.1:1", "--timeout", "0.5"],
     "tls": ["-p", "1", "--server", "127.0.0.1:1", "--timeout", "0.5"],
+    "log": ["--follow-seconds", "0.2"],  # no network; a drawn --follow ends after 0.2 s
+    "ports": ["--ports", "1", "--timeout", "0.5"],
+    "queue": ["--postfix-config", "/nonexistent/mailprobe-fuzz", "--timeout", "0.5"],
+    "outbound": [
+        "-p", "1", "--other-ports", "1", "--server", "127.0.0.1:1",
+        "--system-server", "127.0.0.1:1", "--timeout", "0.5", "--session-timeout", "5",
+    ],
     "ehlo": ["-p", "1", "--timeout", "0.5", "--session-timeout", "5"],
     "relay-test": [
         "-p", "1", "--server", "127.0.0.1:1", "--timeout", "0.5", "--session-timeout", "5",

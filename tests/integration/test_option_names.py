@@ -7,6 +7,7 @@ typer and the quick path read the same names, values and ranges."""
 from __future__ import annotations
 
 import dataclasses
+import importlib
 from pathlib import Path
 from typing import Any, get_type_hints
 
@@ -231,7 +232,7 @@ def test_the_root_declares_the_global_options() -> None:
 
 def _records() -> dict[str, Any]:
     """Per command: what takes the parsed values by dest (a dataclass or a typed function)."""
-    from mailprobe.cli import blocklist, check, findings, mx, ndr, relay, tls
+    from mailprobe.cli import blocklist, check, findings, mx, ndr, outbound, ports, relay, tls
 
     return {
         "ehlo": ehlo_run.EhloArgs,
@@ -240,8 +241,12 @@ def _records() -> dict[str, Any]:
         "check": check._check,
         "blocklist": blocklist._blocklist,
         "tls": tls._tls,
+        "ports": ports._ports,
+        "outbound": outbound._outbound,
         "ndr": ndr._ndr,
         "findings": findings._findings,
+        "queue": importlib.import_module("mailprobe.cli.queue")._queue,
+        "log": importlib.import_module("mailprobe.cli.log")._log,
     }
 
 

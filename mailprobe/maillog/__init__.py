@@ -1,0 +1,1 @@
+"""mailprobe log: mail-server logs read as a stream, summarised and explained."""
