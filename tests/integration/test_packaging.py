@@ -59,6 +59,11 @@ def test_wheel_installs_the_completion_scripts_and_data(dist: Path) -> None:
     ):
         assert f"mailprobe/data/{table}" in names, table
     assert "mailprobe/py.typed" in names
+    # every module of the source tree (a directory without __init__.py is left out silently)
+    modules = {p.relative_to(ROOT).as_posix() for p in (ROOT / "mailprobe").rglob("*.py")}
+    assert modules <= names, sorted(modules - names)
+    for table in ("blocklists.toml", "exchange_queues.toml"):
+        assert f"mailprobe/data/{table}" in names, table
     metadata = zipfile.ZipFile(wheel).read("mailprobe-0.1.0.dist-info/METADATA").decode()
     assert "Classifier: Environment :: Console" in metadata
     assert "Requires-Python: >=3.11" in metadata
