@@ -33,7 +33,7 @@ import dataclasses
 import functools
 import ipaddress
 import time
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Literal
 
 from mailprobe.errors import ProbeError, UsageError
@@ -295,9 +295,6 @@ class BlocklistReport:
 
 
 # -- the engine ---------------------------------------------------------------------------------
-
-
-Lookup = Callable[[Blocklist, str, str], Awaitable["DnsAnswer"]]
 
 
 class Session:
@@ -652,12 +649,3 @@ def zone_findings(zones: Sequence[ZoneHealth], items: Sequence[CheckedItem]) -> 
             )
         )
     return found
-
-
-def listing_counts(items: Sequence[CheckedItem]) -> Mapping[str, int]:
-    """How many listings of each status (for summaries)."""
-    counts: dict[str, int] = {}
-    for item in items:
-        for x in item.listings:
-            counts[x.status] = counts.get(x.status, 0) + 1
-    return counts

@@ -180,7 +180,6 @@ class ConnectionLimits:
         self._slots: dict[tuple[str, int], asyncio.Semaphore] = {}
         self._starts: dict[tuple[str, int], collections.deque[float]] = {}
         self._pacing: dict[tuple[str, int], asyncio.Lock] = {}
-        self.connections: collections.Counter[tuple[str, int]] = collections.Counter()
         self.throttled: collections.Counter[tuple[str, int]] = collections.Counter()
         self.paced: collections.Counter[tuple[str, int]] = collections.Counter()
 
@@ -207,7 +206,6 @@ class ConnectionLimits:
         """Wait until a new connection to ``address`` is within the rate and count it; returns
         the seconds waited. Connections are let through in the order they asked."""
         key = (address, port)
-        self.connections[key] += 1
         if self.per_minute is None:
             return 0.0
         lock = self._pacing.setdefault(key, asyncio.Lock())
