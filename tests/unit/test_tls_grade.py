@@ -159,3 +159,34 @@ def test_ehlo_and_check_grade_the_negotiated_session(version: str, cipher: str, 
     if code == "tls.ok":
         (ok,) = found
         assert "by the NCSC-NL guidelines" in ok.summary and cipher in ok.summary
+
+
+def test_openssl_names_are_derived_as_openssl_names_them() -> None:
+    """The session grade (OpenSSL names) comes from the same IANA tables: every graded suite the
+    local OpenSSL implements has the name OpenSSL itself gives it."""
+    import shutil
+    import subprocess
+
+    from mailprobe.checks.tls_scan import grade as module
+
+    openssl = shutil.which("openssl")
+    if openssl is None:
+        pytest.skip("openssl is not installed")
+    listing = subprocess.run(
+        [openssl, "ciphers", "-stdname", "ALL:@SECLEVEL=0"],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=30,
+    ).stdout
+    pairs = {}
+    for line in listing.splitlines():
+        parts = line.split()
+        if len(parts) >= 3 and parts[1] == "-":
+            pairs[parts[0]] = parts[2]
+    graded = module._GOOD_SUITES | module._SUFFICIENT_SUITES | module._PHASE_OUT_SUITES
+    known = graded & set(pairs)
+    assert len(known) >= 30  # the test compares something
+    for iana in known:
+        assert module.openssl_name(iana) == pairs[iana], iana
+        assert module.openssl_cipher_level(pairs[iana]) == cipher_level(iana), iana

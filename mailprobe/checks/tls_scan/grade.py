@@ -125,74 +125,39 @@ def cipher_level(iana_name: str) -> Level:
     return "insufficient"
 
 
-#: The same suites by their OpenSSL names (what a TLS library reports for a session).
+#: The graded suites by level.
+_SUITE_TABLES: tuple[tuple[Level, frozenset[str]], ...] = (
+    ("good", _GOOD_SUITES),
+    ("sufficient", _SUFFICIENT_SUITES),
+    ("phase-out", _PHASE_OUT_SUITES),
+)
+#: OpenSSL's names of the key exchanges of the graded suites.
+_OPENSSL_KEX = {"ECDHE_ECDSA": "ECDHE-ECDSA", "ECDHE_RSA": "ECDHE-RSA", "DHE_RSA": "DHE-RSA"}
+
+
+def openssl_name(iana_name: str) -> str:
+    """OpenSSL's name of a suite named the IANA way (``TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256``
+    -> ``ECDHE-RSA-AES128-GCM-SHA256``), by OpenSSL's naming rules for the ECDHE and DHE suites
+    graded here; TLS 1.3 suites keep their name."""
+    kex, _with, bulk = iana_name.removeprefix("TLS_").partition("_WITH_")
+    if not _with:
+        return iana_name  # TLS 1.3: TLS_AES_256_GCM_SHA384
+    if bulk == "CHACHA20_POLY1305_SHA256":
+        cipher = "CHACHA20-POLY1305"
+    else:
+        algorithm, bits, mode, *mac = bulk.split("_")
+        cipher = f"{algorithm}{bits}" + ("" if mode == "CBC" else f"-{mode}")
+        cipher += "".join(f"-{m}" for m in mac)
+    prefix = _OPENSSL_KEX.get(kex, kex)
+    if kex == "ECDHE_RSA" and cipher.startswith("ARIA"):
+        prefix = "ECDHE"  # OpenSSL's one irregular name: ECDHE-ARIA128-GCM-SHA256
+    return f"{prefix}-{cipher}"
+
+
+#: The graded suites by their OpenSSL names (what a TLS library reports for a session),
+#: derived from the IANA tables above.
 _OPENSSL_LEVELS: dict[str, Level] = {
-    "TLS_AES_256_GCM_SHA384": "good",
-    "TLS_CHACHA20_POLY1305_SHA256": "good",
-    "TLS_AES_128_GCM_SHA256": "sufficient",
-    "TLS_AES_128_CCM_SHA256": "sufficient",
-    **dict.fromkeys(
-        [
-            *(
-                f"ECDHE-ECDSA-{b}"
-                for b in (
-                    "CHACHA20-POLY1305",
-                    "AES256-GCM-SHA384",
-                    "AES256-CCM",
-                    "AES128-GCM-SHA256",
-                    "AES128-CCM",
-                )
-            ),
-            *(
-                f"ECDHE-RSA-{b}"
-                for b in ("CHACHA20-POLY1305", "AES256-GCM-SHA384", "AES128-GCM-SHA256")
-            ),
-        ],
-        "sufficient",
-    ),
-    **dict.fromkeys(
-        [
-            *(
-                f"ECDHE-ECDSA-{b}"
-                for b in (
-                    "CAMELLIA256-SHA384",
-                    "CAMELLIA128-SHA256",
-                    "ARIA256-GCM-SHA384",
-                    "ARIA128-GCM-SHA256",
-                    "AES256-SHA384",
-                    "AES128-SHA256",
-                )
-            ),
-            *(
-                f"ECDHE-RSA-{b}"
-                for b in (
-                    "CAMELLIA256-SHA384",
-                    "CAMELLIA128-SHA256",
-                    "AES256-SHA384",
-                    "AES128-SHA256",
-                )
-            ),
-            "ECDHE-ARIA256-GCM-SHA384",
-            "ECDHE-ARIA128-GCM-SHA256",
-            *(
-                f"DHE-RSA-{b}"
-                for b in (
-                    "CHACHA20-POLY1305",
-                    "CAMELLIA256-SHA256",
-                    "CAMELLIA128-SHA256",
-                    "ARIA256-GCM-SHA384",
-                    "ARIA128-GCM-SHA256",
-                    "AES256-GCM-SHA384",
-                    "AES256-CCM",
-                    "AES256-SHA256",
-                    "AES128-GCM-SHA256",
-                    "AES128-CCM",
-                    "AES128-SHA256",
-                )
-            ),
-        ],
-        "phase-out",
-    ),
+    openssl_name(name): level for level, names in _SUITE_TABLES for name in names
 }
 
 
